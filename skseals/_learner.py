@@ -1,0 +1,469 @@
+"""ActiveLearner and ActiveSearcher: the fit -> query -> teach loop."""
+
+from __future__ import annotations
+
+import time
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+
+from ._cold_start import CentroidClassifier
+from ._greedy import select_batch
+from ._labels import LabelStore
+from .base import UNLABELED, BaseCandidatePool, BaseQueryStrategy, QueryContext
+from .pool import make_pool
+from .utils import RowBitmap, check_batch_size, check_indices
+
+__all__ = ["ActiveLearner"]
+
+_SCORE_CHUNK = 65536
+
+
+def _estimator_has(attr):
+    def check(self):
+        est = getattr(self, "estimator_", None)
+        if est is None or isinstance(est, CentroidClassifier):
+            est = self._make_estimator()
+        return hasattr(est, attr)
+
+    return check
+
+
+class _BaseActive(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Shared machinery of ActiveLearner and ActiveSearcher."""
+
+    _parameter_constraints = {
+        "estimator": [HasMethods(["fit"]), None],
+        "query_strategy": [str, BaseQueryStrategy],
+        "pool": [str, BaseCandidatePool],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    }
+
+    # -- set-up ----------------------------------------------------------------
+    def _make_estimator(self):
+        if self.estimator is None:
+            return LogisticRegression(max_iter=1000)
+        return self.estimator
+
+    def _fixed_classes(self):
+        return None
+
+    def _positive_value(self):
+        return None
+
+    def fit(self, X, y):
+        """Take every example, labeled or not, and start the loop.
+
+        Fits the estimator on the labeled rows, builds (or reuses) the
+        neighbour index and seeds the candidate pool.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Every example, labeled and unlabeled. Kept by reference (no copy
+            when it is already a float32/float64 C-contiguous array or memmap).
+        y : array-like of shape (n_samples,)
+            Class labels, with ``UNLABELED`` (-1) for unlabeled rows. String
+            classes need ``dtype=object`` so that -1 can mark unlabeled rows.
+
+        Returns
+        -------
+        self : object
+            The fitted learner.
+        """
+        from .query import make_strategy
+
+        self._validate_params()
+        if self.estimator is not None and not callable(
+            getattr(self.estimator, "fit", None)
+        ):
+            raise TypeError("`estimator` must have a fit method.")
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            dtype=[np.float32, np.float64],
+            ensure_min_samples=1,
+            y_numeric=False,
+        )
+        y = column_or_1d(y, warn=True)
+        if y.dtype.kind in "US":
+            raise ValueError(
+                "y has a string dtype, which cannot hold the UNLABELED marker -1: "
+                "pass y as dtype=object with -1 for unlabeled rows."
+            )
+        if y.dtype.kind == "f" and np.isnan(y).any():
+            raise ValueError("y contains NaN: use -1 (UNLABELED) for unlabeled rows.")
+        labeled = y != UNLABELED
+        if labeled.any():
+            check_classification_targets(y[labeled])
+        self._check_target(y[labeled])
+        labels = LabelStore(y, fixed_classes=self._fixed_classes())
+        if labels.n_labeled == 0:
+            raise ValueError(
+                "y has no labeled row: give at least one row its class (unlabeled "
+                "rows are -1)."
+            )
+        self._check_seed_labels(labels)
+        strategy = make_strategy(self.query_strategy)
+        pool = make_pool(self.pool)
+
+        self.random_state_ = check_random_state(self.random_state)
+        self.X_ = X
+        self._labels = labels
+        self.excluded_ = RowBitmap(X.shape[0])
+        self.excluded_.add(labels.labeled_rows)
+        self.pending_ = RowBitmap(X.shape[0])
+        self.query_strategy_ = strategy
+        self.history_ = []
+        self._timing = {"selection_seconds": 0.0, "knn_seconds": 0.0}
+        self.estimator_ = None
+        pool.fit(
+            X,
+            self.excluded_,
+            labels.labeled_rows,
+            track_density=strategy.requires_density,
+        )
+        self.pool_ = pool
+        self._timing["knn_seconds"] += pool.pop_knn_seconds()
+        self._refit()
+        return self
+
+    def _check_target(self, y_labeled):
+        """Hook for subclasses to refuse a kind of target."""
+
+    def _check_seed_labels(self, labels):
+        """Hook for subclasses to refuse seed labels (called before any change)."""
+
+    # -- training --------------------------------------------------------------
+    def _refit(self):
+        t0 = time.perf_counter()
+        rows, values = self._labels.training_set()
+        present = self._labels.present_classes()
+        if len(present) >= 2:
+            est = clone(self._make_estimator())
+            est.fit(self.X_[rows], values)
+            if self.query_strategy_.requires_estimator:
+                self.query_strategy_.check_estimator(est)
+        else:
+            est = CentroidClassifier().fit(self.X_[rows], values)
+        self.estimator_ = est
+        self.classes_ = self._labels.classes()
+        self.n_labeled_ = self._labels.n_labeled
+        self._after_labels()
+        self._record_round(training_seconds=time.perf_counter() - t0)
+
+    def _after_labels(self):
+        """Hook for subclasses to update counters after labels change."""
+
+    def _record_round(self, training_seconds):
+        entry = {
+            "round": len(self.history_),
+            "n_labeled": self._labels.n_labeled,
+            "pool_size": self.pool_.size(),
+            "selection_seconds": self._timing["selection_seconds"],
+            "knn_seconds": self._timing["knn_seconds"],
+            "training_seconds": training_seconds,
+        }
+        entry.update(self._extra_history())
+        self.history_.append(entry)
+        self._timing = {"selection_seconds": 0.0, "knn_seconds": 0.0}
+
+    def _extra_history(self):
+        return {}
+
+    # -- the loop --------------------------------------------------------------
+    @property
+    def cold_start_(self):
+        """True while fewer than two classes are labeled: candidates are then
+        ranked by cosine similarity to the centroid of the labeled positives."""
+        check_is_fitted(self, "X_")
+        return isinstance(self.estimator_, CentroidClassifier)
+
+    def _context(self):
+        labels = self._labels
+        pos = self._positive_value()
+        n_pos = labels.count(pos) if pos is not None else 0
+        cold = isinstance(self.estimator_, CentroidClassifier)
+        ctx = QueryContext(
+            classes=self.estimator_.classes_,
+            pos_label=pos,
+            n_positive=n_pos,
+            n_negative=labels.n_labeled - n_pos,
+        )
+        ctx.density_sum, ctx.density_count = self.pool_.density()
+        strategy = self._round_strategy()
+        if strategy.requires_labeled_X:
+            taken = np.union1d(labels.labeled_rows, self.pending_.ids())
+            ctx.labeled_X = self.X_[taken]
+        if cold:
+            ctx.centroid = self.estimator_.centroid_
+        return ctx
+
+    def _round_strategy(self):
+        if isinstance(self.estimator_, CentroidClassifier):
+            from .query import CentroidSimilarity
+
+            return CentroidSimilarity()
+        return self.query_strategy_
+
+    def _score(self, strategy, rows, ctx):
+        if rows.shape[0] == 0:
+            return np.empty(0, dtype=np.float64)
+        parts = [
+            strategy.score(self.estimator_, self.X_[rows[s : s + _SCORE_CHUNK]], ctx)
+            for s in range(0, rows.shape[0], _SCORE_CHUNK)
+        ]
+        return np.concatenate(parts).astype(np.float64, copy=False)
+
+    def _score_all(self, strategy, ctx):
+        """Full scan: score contiguous blocks of X (no gathered copy)."""
+        n = self.X_.shape[0]
+        cand, scores = [], []
+        for start in range(0, n, _SCORE_CHUNK):
+            stop = min(start + _SCORE_CHUNK, n)
+            keep = ~self.excluded_.dense(start, stop)
+            if not keep.any():
+                continue
+            s = strategy.score(self.estimator_, self.X_[start:stop], ctx)
+            cand.append(np.flatnonzero(keep) + start)
+            scores.append(np.asarray(s, dtype=np.float64)[keep])
+        if not cand:
+            return np.empty(0, np.int64), np.empty(0, np.float64)
+        return np.concatenate(cand).astype(np.int64), np.concatenate(scores)
+
+    def query(self, batch_size=None):
+        """Pick the rows a human should label next.
+
+        Parameters
+        ----------
+        batch_size : int, default=None
+            Rows to return; ``None`` uses the ``batch_size`` parameter.
+
+        Returns
+        -------
+        indices : ndarray of shape (n_picked,), dtype int64
+            Row indices into X, best first, no duplicates. Never a labeled or
+            skipped row, nor one returned by an earlier ``query()`` and not yet
+            taught. Fewer than ``batch_size`` rows (possibly none) when the
+            candidate pool runs out.
+        """
+        check_is_fitted(self, "X_")
+        b = check_batch_size(self.batch_size if batch_size is None else batch_size)
+        t0 = time.perf_counter()
+        seed = int(
+            self.random_state_.randint(0, np.iinfo(np.int64).max, dtype=np.int64)
+        )
+        self.pool_.begin_round(self.random_state_)
+        strategy = self._round_strategy()
+        ctx = self._context()
+        if self.pool_.scans_all:
+            cand, scores = self._score_all(strategy, ctx)
+        else:
+            cand = self.pool_.candidates()
+            scores = self._score(strategy, cand, ctx)
+        rescore = None
+        if strategy.sequential:
+
+            def rescore(s, rows, picked):
+                return strategy.update_scores(s, self.X_[rows], self.X_[picked], ctx)
+
+        def score_new(rows):
+            ctx.density_sum, ctx.density_count = self.pool_.density()
+            return self._score(strategy, rows, ctx)
+
+        picks = select_batch(
+            cand,
+            scores,
+            b,
+            seed,
+            pool=self.pool_,
+            exclude=lambda row: self.excluded_.add([row]),
+            score_rows=score_new,
+            rescore=rescore,
+        )
+        self.pending_.add(picks)
+        knn = self.pool_.pop_knn_seconds()
+        self._timing["knn_seconds"] += knn
+        self._timing["selection_seconds"] += time.perf_counter() - t0 - knn
+        return picks
+
+    def teach(self, indices, labels):
+        """Record human labels, refit the estimator and grow the pool.
+
+        Parameters
+        ----------
+        indices : array-like of int
+            Rows of X that were labeled (usually from ``query()``; any unlabeled
+            row is accepted).
+        labels : array-like
+            One label per index. ``UNLABELED`` (-1) means "seen, could not
+            label": the row is never offered again and is not trained on.
+
+        Returns
+        -------
+        self : object
+            The learner.
+
+        Raises
+        ------
+        ValueError, TypeError
+            On bad input, naming the argument; the learner is left unchanged.
+        """
+        check_is_fitted(self, "X_")
+        idx = check_indices(indices, self.X_.shape[0])
+        codes, new_values = self._labels.prepare(idx, labels)
+        if idx.size == 0:
+            return self
+        self._labels.apply(idx, codes, new_values)
+        self.excluded_.add(idx)
+        self.pending_.discard(idx)
+        self.pool_.update(idx)
+        self._timing["knn_seconds"] += self.pool_.pop_knn_seconds()
+        self._refit()
+        return self
+
+    def candidate_indices(self):
+        """The current candidate pool as a sorted int64 array."""
+        check_is_fitted(self, "X_")
+        return np.asarray(self.pool_.candidates(), dtype=np.int64).copy()
+
+    @property
+    def labels_(self):
+        """Labels of every row (n_samples,), ``UNLABELED`` where unknown."""
+        check_is_fitted(self, "X_")
+        return self._labels.labels()
+
+    @property
+    def skipped_(self):
+        """Rows taught as ``UNLABELED`` (seen, could not label), sorted."""
+        check_is_fitted(self, "X_")
+        return self._labels.skipped_rows.copy()
+
+    @property
+    def pending_indices_(self):
+        """Rows returned by ``query()`` and not yet taught, sorted."""
+        check_is_fitted(self, "X_")
+        return self.pending_.ids().copy()
+
+    # -- delegation ------------------------------------------------------------
+    def _fitted_estimator(self):
+        check_is_fitted(self, "X_")
+        return self.estimator_
+
+    @available_if(_estimator_has("predict"))
+    def predict(self, X):
+        """Predict classes of X with the fitted estimator."""
+        return self._fitted_estimator().predict(X)
+
+    @available_if(_estimator_has("predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities of X from the fitted estimator."""
+        return self._fitted_estimator().predict_proba(X)
+
+    @available_if(_estimator_has("predict_log_proba"))
+    def predict_log_proba(self, X):
+        """Log class probabilities of X from the fitted estimator."""
+        return self._fitted_estimator().predict_log_proba(X)
+
+    @available_if(_estimator_has("decision_function"))
+    def decision_function(self, X):
+        """Decision function of X from the fitted estimator."""
+        return self._fitted_estimator().decision_function(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags
+
+
+class ActiveLearner(_BaseActive):
+    """Pool-based active learning of a classifier with SEALS candidate pools.
+
+    Each round, ``query()`` scores the candidate pool with the fitted
+    estimator and returns the rows a human should label; ``teach()`` records
+    the labels and refits. With the default ``pool="knn"`` the candidates are
+    the nearest unlabeled neighbours of the labeled rows (SEALS), so a round
+    costs work proportional to the pool, not to ``n_samples``.
+
+    Parameters
+    ----------
+    estimator : classifier, default=None
+        Any scikit-learn classifier (a Pipeline included), cloned and refit on
+        the labeled rows after each ``teach()``. ``None`` means
+        ``LogisticRegression(max_iter=1000)``.
+    query_strategy : str or strategy object, default="entropy"
+        "entropy", "margin", "least_confidence", "most_likely_positive",
+        "information_density", "random", "kcenter", "adaptive", or an object
+        from :mod:`skseals.query` (cloned in ``fit``).
+    pool : {"knn", "full", "random"} or pool object, default="knn"
+        Candidate pool: :class:`~skseals.pool.KNNPool` (SEALS),
+        :class:`~skseals.pool.FullScanPool` or
+        :class:`~skseals.pool.RandomSubsetPool` (cloned in ``fit``).
+    batch_size : int, default=100
+        Rows returned by ``query()`` when it is called without a size.
+    random_state : int, RandomState instance or None, default=None
+        The one source of randomness (tie-breaking, random pools).
+
+    Attributes
+    ----------
+    estimator_ : classifier
+        The estimator fitted on the labeled rows. While fewer than two classes
+        are labeled it is a ``CentroidClassifier`` ranking rows by cosine
+        similarity to the labeled rows' centroid (see ``cold_start_``).
+    classes_ : ndarray
+        Classes labeled so far.
+    labels_ : ndarray of shape (n_samples,)
+        Every row's label, ``UNLABELED`` where unknown.
+    n_labeled_ : int
+        Rows with a human label (skips not counted).
+    query_strategy_, pool_ : objects
+        The resolved strategy and the fitted pool.
+    history_ : list of dict
+        One entry per round (round 0 is ``fit``): ``n_labeled``, ``pool_size``
+        and the seconds spent in selection, neighbour search and training.
+    random_state_ : RandomState
+        The random state in use.
+    X_ : ndarray
+        The X passed to ``fit`` (a reference).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import make_classification
+    >>> from skseals import ActiveLearner, UNLABELED
+    >>> X, y_true = make_classification(n_samples=2000, random_state=0)
+    >>> y = np.full(2000, UNLABELED)
+    >>> y[:20] = y_true[:20]
+    >>> learner = ActiveLearner(batch_size=10, random_state=0).fit(X, y)
+    >>> for _ in range(5):
+    ...     rows = learner.query()
+    ...     learner = learner.teach(rows, y_true[rows])   # a human would label
+    >>> learner.n_labeled_
+    70
+    >>> len(learner.history_)
+    6
+    """
+
+    def __init__(
+        self,
+        estimator=None,
+        *,
+        query_strategy="entropy",
+        pool="knn",
+        batch_size=100,
+        random_state=None,
+    ):
+        self.estimator = estimator
+        self.query_strategy = query_strategy
+        self.pool = pool
+        self.batch_size = batch_size
+        self.random_state = random_state

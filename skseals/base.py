@@ -1,0 +1,184 @@
+"""The unlabeled marker and the three small protocols the learners are built on.
+
+Data flows one way: a learner asks its **candidate pool** which rows may be
+queried, asks its **query strategy** to score those rows with the fitted
+estimator, and the pool asks its **neighbour index** who is near whom. A pool
+never knows labels it was not told; a strategy never draws random numbers (the
+learner owns the one random state and breaks ties with it).
+"""
+
+from __future__ import annotations
+
+from abc import ABCMeta, abstractmethod
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+__all__ = [
+    "UNLABELED",
+    "METRICS",
+    "QueryContext",
+    "BaseQueryStrategy",
+    "BaseCandidatePool",
+    "BaseNeighborIndex",
+]
+
+#: Marks a row without a label in ``y`` (scikit-learn's semi-supervised
+#: convention). Taught as a label, it means "seen, could not label": the row is
+#: never offered again and is never trained on.
+UNLABELED = -1
+
+#: Metrics every neighbour index supports.
+METRICS = ("cosine", "euclidean", "inner_product")
+
+
+@dataclass
+class QueryContext:
+    """What a strategy may know about the round besides the rows it scores.
+
+    Built by the learner once per round; every field is cheap (no field is
+    O(n_samples)).
+
+    Attributes
+    ----------
+    classes : ndarray or None
+        ``classes_`` of the fitted estimator (None before it can be fitted).
+    pos_label : object or None
+        The class searched for (active search), or None.
+    n_positive, n_negative : int
+        Human labels of ``pos_label`` and of any other class so far.
+    density_sum : ndarray of shape (n_features,) or None
+        Sum of the L2-normalised embeddings of the current candidate pool, kept
+        current by the pool as rows join and leave (for information density).
+    density_count : int
+        Number of rows summed in ``density_sum``.
+    labeled_X : ndarray of shape (n_labeled, n_features) or None
+        Embeddings of the labeled and pending rows (for diversity strategies).
+    centroid : ndarray of shape (n_features,) or None
+        Unit-norm centroid of the normalised embeddings of the labeled
+        positives (of the labeled rows for an ActiveLearner), used to rank
+        candidates while fewer than two classes are labeled (cold start).
+    """
+
+    classes: np.ndarray | None = None
+    pos_label: object = None
+    n_positive: int = 0
+    n_negative: int = 0
+    density_sum: np.ndarray | None = None
+    density_count: int = 0
+    labeled_X: np.ndarray | None = None
+    centroid: np.ndarray | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class BaseQueryStrategy(BaseEstimator, metaclass=ABCMeta):
+    """A query strategy scores candidate rows; higher means "label this first".
+
+    Class attributes declare what the learner must provide:
+
+    - ``requires_density``: the pool keeps ``QueryContext.density_sum`` current.
+    - ``requires_labeled_X``: the learner fills ``QueryContext.labeled_X``.
+    - ``sequential``: after each greedy pick, ``update_scores`` re-scores the
+      remaining candidates (k-center greedy); otherwise a row is scored once per
+      round.
+    - ``requires_estimator``: scores need a fitted estimator (False for random,
+      k-center and cold-start ranking).
+
+    A strategy never refits the estimator and never draws random numbers.
+    """
+
+    requires_density = False
+    requires_labeled_X = False
+    sequential = False
+    requires_estimator = True
+
+    @abstractmethod
+    def score(self, estimator, X, context):
+        """Score rows of ``X`` (one float each, higher first; row-wise)."""
+
+    def check_estimator(self, estimator):
+        """Raise TypeError if ``estimator`` cannot be used by this strategy."""
+
+    def update_scores(self, scores, X, x_picked, context):
+        """Re-score after a greedy pick (only for ``sequential`` strategies)."""
+        return scores
+
+
+class BaseCandidatePool(BaseEstimator, metaclass=ABCMeta):
+    """Which rows may be queried this round.
+
+    A pool is fitted with the data, the learner's set of unavailable rows
+    (``excluded``: labeled, skipped and pending rows, a shared
+    :class:`~skseals.utils.RowBitmap` the learner updates) and the rows labeled
+    so far; it never sees labels.
+    """
+
+    #: True when candidates are every available row (the learner then scores X
+    #: in contiguous blocks instead of gathering rows).
+    scans_all = False
+    #: True when ``expand`` may add rows within a batch (SEALS).
+    expands = False
+
+    @abstractmethod
+    def fit(self, X, excluded, labeled_rows, *, track_density=False):
+        """Seed the pool; ``excluded`` is shared with the learner."""
+
+    @abstractmethod
+    def candidates(self):
+        """Sorted int64 array of the current candidates (none excluded)."""
+
+    def size(self):
+        """Number of current candidates."""
+        return int(self.candidates().shape[0])
+
+    def begin_round(self, random_state):
+        """Called once at the start of each ``query()``."""
+
+    def prefetch(self, rows):
+        """Hint: ``expand`` will likely be called on these rows this round."""
+
+    def expand(self, row):
+        """``row`` was just picked (and excluded); return rows that joined."""
+        return np.empty(0, dtype=np.int64)
+
+    def update(self, rows):
+        """``rows`` were just labeled (and excluded); grow the pool around them."""
+
+    def density(self):
+        """``(sum of unit-norm candidate embeddings, count)`` or ``(None, 0)``."""
+        return None, 0
+
+    def pop_knn_seconds(self):
+        """Seconds spent in neighbour search since the last call."""
+        return 0.0
+
+
+class BaseNeighborIndex(BaseEstimator, metaclass=ABCMeta):
+    """A nearest-neighbour index over the rows of the X it was fitted on.
+
+    Distances are returned ascending: ``1 - cos`` for ``"cosine"``, the L2
+    distance for ``"euclidean"`` and ``-<q, x>`` for ``"inner_product"``.
+    Missing results (fewer than ``n_neighbors`` allowed rows, or an approximate
+    index that found fewer) are padded with index ``-1`` and distance ``inf``.
+
+    A fitted index is shared, not copied, by :func:`sklearn.base.clone`, so one
+    index built once serves many learners.
+    """
+
+    @abstractmethod
+    def fit(self, X, y=None):
+        """Build the index over every row of ``X``."""
+
+    @abstractmethod
+    def search(self, Q, n_neighbors, *, exclude=None):
+        """k nearest indexed rows of each query vector, skipping ``exclude``."""
+
+    @abstractmethod
+    def search_rows(self, rows, n_neighbors, *, exclude=None):
+        """k nearest indexed rows of indexed rows ``rows`` (self not dropped)."""
+
+    def __sklearn_clone__(self):
+        if getattr(self, "n_samples_fit_", None) is not None:
+            return self
+        return super().__sklearn_clone__()

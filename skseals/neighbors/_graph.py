@@ -1,0 +1,223 @@
+"""A precomputed k-nearest-neighbour table, usable as an index by a pool."""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ..utils import import_optional
+from ._common import _BaseIndex, compact, read_meta, write_meta
+from ._resolve import make_index
+
+__all__ = ["KNNGraph"]
+
+
+class KNNGraph(_BaseIndex):
+    """The ``n_neighbors`` nearest rows of every row, computed once.
+
+    ``fit(X)`` asks an index for the neighbours of all rows in large batched
+    :meth:`search_rows` calls (``n_neighbors + 1`` each, the row itself
+    dropped) and stores them as an ``(n_samples, n_neighbors)`` table. The
+    graph then serves as an index for a candidate pool: :meth:`search_rows`
+    is a table look-up that filters excluded rows, so SEALS pool expansion
+    costs no search at all.
+
+    A look-up can only return what was stored: at most ``n_neighbors`` rows,
+    fewer once excluded rows are removed (missing entries are ``-1`` with
+    distance ``inf``). A row is never its own neighbour in the table.
+
+    Parameters
+    ----------
+    n_neighbors : int, default=100
+        Neighbours stored per row.
+    index : str or index object, default="faiss"
+        Index used to build the table: an alias ("exact", "faiss", "hnswlib",
+        "annoy") or an index object. A fitted index object is reused as is
+        (it must be fitted on the same X); an unfitted one is cloned and
+        fitted.
+    metric : {"cosine", "euclidean", "inner_product"}, default="cosine"
+        Metric of the index.
+    batch_size : int, default=8192
+        Rows searched per call to the index.
+    verbose : bool, default=False
+        Show a progress bar (needs tqdm: ``pip install "skseals[progress]"``).
+
+    Attributes
+    ----------
+    neighbors_ : ndarray of shape (n_samples_fit_, n_neighbors), int32
+        Neighbour row ids, nearest first, ``-1`` padded.
+    distances_ : ndarray of shape (n_samples_fit_, n_neighbors), float32
+        Their distances, ``inf`` where missing.
+    index_ : BaseNeighborIndex or None
+        The fitted index (None when loaded from disk without one).
+    n_samples_fit_ : int
+        Number of rows.
+    n_features_in_ : int
+        Number of features of the fitted X.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skseals.neighbors import KNNGraph
+    >>> from skseals.utils import RowBitmap
+    >>> X = np.array([[0.0], [1.0], [3.0], [7.0]])
+    >>> graph = KNNGraph(n_neighbors=2, index="exact", metric="euclidean").fit(X)
+    >>> graph.neighbors_.tolist()
+    [[1, 2], [0, 2], [1, 0], [2, 1]]
+    >>> skip = RowBitmap(4)
+    >>> skip.add([1])
+    >>> graph.search_rows([0, 3], 2, exclude=skip)[1].tolist()
+    [[2, -1], [2, -1]]
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseIndex._parameter_constraints,
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "index": [str, HasMethods(["fit", "search", "search_rows"])],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "verbose": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        n_neighbors: int = 100,
+        index="faiss",
+        metric: str = "cosine",
+        batch_size: int = 8192,
+        verbose: bool = False,
+    ):
+        self.n_neighbors = n_neighbors
+        self.index = index
+        self.metric = metric
+        self.batch_size = batch_size
+        self.verbose = verbose
+
+    def fit(self, X, y=None):
+        """Compute the neighbour table of every row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows (those the index was fitted on, if it is fitted).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : KNNGraph
+            The fitted graph.
+        """
+        self._validate_params()
+        X = validate_data(self, X, dtype=np.float32, order="C", ensure_min_samples=1)
+        n, k = X.shape[0], self.n_neighbors
+        index = make_index(self.index, self.metric, n)
+        if getattr(index, "n_samples_fit_", None) is None:
+            index = clone(index).fit(X)
+        self.n_samples_fit_ = None
+        self.index_ = index
+        neighbors = np.full((n, k), -1, dtype=np.int32)
+        distances = np.full((n, k), np.inf, dtype=np.float32)
+        starts = range(0, n, self.batch_size)
+        if self.verbose:
+            tqdm = import_optional("tqdm.auto").tqdm
+            starts = tqdm(starts, desc="kNN graph", unit="batch")
+        for start in starts:
+            rows = np.arange(start, min(n, start + self.batch_size))
+            D, I = index.search_rows(rows, k + 1)  # noqa: E741
+            # Drop the row itself (or the last result if it was not found).
+            order = np.argsort(I == rows[:, None], axis=1, kind="stable")[:, :k]
+            neighbors[rows] = np.take_along_axis(I, order, axis=1)
+            distances[rows] = np.take_along_axis(D, order, axis=1)
+        self.neighbors_, self.distances_ = neighbors, distances
+        self.n_samples_fit_ = n
+        return self
+
+    def _search_rows(self, rows, k, exclude):
+        I = np.asarray(self.neighbors_[rows], dtype=np.int64)  # noqa: E741
+        D = np.asarray(self.distances_[rows], dtype=np.float32)
+        keep = I >= 0
+        if exclude is not None:
+            keep[keep] = ~exclude.contains(I[keep])
+        return compact(D, I, keep, k)
+
+    def search(self, Q, n_neighbors: int, *, exclude=None):
+        """Search query vectors with the index the graph was built with.
+
+        Parameters
+        ----------
+        Q : array-like of shape (n_queries, n_features)
+            Query vectors.
+        n_neighbors : int
+            Results per query.
+        exclude : RowBitmap or None
+            Rows never to return.
+
+        Returns
+        -------
+        distances, indices : ndarrays of shape (n_queries, n_neighbors)
+            As for :meth:`BaseNeighborIndex.search`.
+        """
+        check_is_fitted(self, "n_samples_fit_")
+        if getattr(self, "index_", None) is None:
+            raise RuntimeError(
+                "this KNNGraph has no index to search arbitrary vectors (it was "
+                "loaded from disk): pass a fitted index to KNNGraph.load(path, "
+                "index=...), or use search_rows."
+            )
+        return self.index_.search(Q, n_neighbors, exclude=exclude)
+
+    # -- persistence -------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write ``neighbors_`` to ``path``, ``distances_`` to ``path.distances.npy``.
+
+        Both are .npy files (no suffix is appended to ``path``); parameters go
+        to ``path.json``. The index is not saved (save it separately).
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination of the neighbour table.
+        """
+        check_is_fitted(self, "n_samples_fit_")
+        with open(path, "wb") as f:
+            np.save(f, np.asarray(self.neighbors_))
+        with open(os.fspath(path) + ".distances.npy", "wb") as f:
+            np.save(f, np.asarray(self.distances_))
+        write_meta(path, self)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike, *, mmap_mode: str | None = "r", index=None
+    ) -> KNNGraph:
+        """Load a graph written by :meth:`save`, memory-mapped by default.
+
+        Parameters
+        ----------
+        path : str or path-like
+            File written by :meth:`save`.
+        mmap_mode : {"r", "r+", "c"} or None, default="r"
+            Passed to :func:`numpy.load`; None reads the tables into memory.
+        index : BaseNeighborIndex or None, default=None
+            A fitted index over the same rows, to answer :meth:`search`.
+
+        Returns
+        -------
+        graph : KNNGraph
+            A fitted graph.
+        """
+        graph, _ = read_meta(path, cls)
+        graph.neighbors_ = np.load(path, mmap_mode=mmap_mode)
+        graph.distances_ = np.load(
+            os.fspath(path) + ".distances.npy", mmap_mode=mmap_mode
+        )
+        if index is not None:
+            make_index(index, None, graph.n_samples_fit_)
+            if getattr(index, "n_samples_fit_", None) is None:
+                raise ValueError("index must be fitted on the rows of the graph.")
+        graph.index_ = index
+        return graph

@@ -1,0 +1,249 @@
+"""Adapter for hnswlib, with exclusion through its native deletion marks."""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
+
+from ..utils import import_optional
+from ._common import _BaseIndex, empty_result, finish, read_meta, write_meta
+
+__all__ = ["HNSWIndex"]
+
+_SPACES = {"cosine": "ip", "inner_product": "ip", "euclidean": "l2"}
+
+
+class HNSWIndex(_BaseIndex):
+    """Approximate nearest neighbours with an hnswlib HNSW graph.
+
+    Needs the optional dependency hnswlib (``pip install "skseals[hnsw]"``).
+
+    Excluded rows are skipped with hnswlib's native deletion marks
+    (``mark_deleted`` / ``unmark_deleted``), not with a Python filter callable
+    (which runs under the GIL). One fitted index may serve several learners
+    with different exclusion sets: the index mirrors the last set it applied
+    (remembering the marked ids and the set's identity and ``version``), and
+    each search marks and unmarks only the difference.
+
+    Because marks and ``ef`` are state of the shared graph, searches on one
+    index are serialised with a lock (each search still uses ``num_threads``
+    threads inside hnswlib); searching the same index from several Python
+    threads is safe but not concurrent.
+
+    Parameters
+    ----------
+    M : int, default=16
+        Graph degree.
+    ef_construction : int, default=200
+        Size of the candidate list while building.
+    ef : int, default=100
+        Size of the candidate list while searching (raised to ``n_neighbors``
+        when smaller).
+    metric : {"cosine", "euclidean", "inner_product"}, default="cosine"
+        ``"cosine"`` L2-normalises a copy of the rows and uses the inner
+        product.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the level generator. The graph is identical between builds only
+        with ``num_threads=1``: parallel insertion order is not reproducible.
+    num_threads : int, default=-1
+        Threads used to build and search (-1: all cores).
+
+    Attributes
+    ----------
+    index_ : hnswlib.Index
+        The hnswlib index.
+    n_samples_fit_ : int
+        Number of indexed rows.
+    n_features_in_ : int
+        Number of features of the fitted X.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skseals.neighbors import HNSWIndex
+    >>> from skseals.utils import RowBitmap
+    >>> X = np.random.default_rng(0).normal(size=(300, 8))
+    >>> index = HNSWIndex(random_state=0, num_threads=1).fit(X)
+    >>> skip = RowBitmap(300)
+    >>> skip.add([0, 1])
+    >>> dist, idx = index.search_rows([0, 1], 5, exclude=skip)
+    >>> idx.shape, bool(np.isin(idx, [0, 1]).any())
+    ((2, 5), False)
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseIndex._parameter_constraints,
+        "M": [Interval(Integral, 2, None, closed="left")],
+        "ef_construction": [Interval(Integral, 1, None, closed="left")],
+        "ef": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+        "num_threads": [Interval(Integral, -1, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        M: int = 16,
+        ef_construction: int = 200,
+        ef: int = 100,
+        metric: str = "cosine",
+        random_state=None,
+        num_threads: int = -1,
+    ):
+        self.M = M
+        self.ef_construction = ef_construction
+        self.ef = ef
+        self.metric = metric
+        self.random_state = random_state
+        self.num_threads = num_threads
+
+    def _new_index(self, dim):
+        hnswlib = import_optional("hnswlib")
+        return hnswlib.Index(space=_SPACES[self.metric], dim=int(dim))
+
+    def _threads(self):
+        return -1 if self.num_threads in (0, -1) else int(self.num_threads)
+
+    def _reset_marks(self):
+        self._marked = np.empty(0, dtype=np.int64)
+        self._mirror = None
+        self._lock = threading.Lock()
+
+    def _build(self, V):
+        seed = int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
+        index = self._new_index(V.shape[1])
+        index.init_index(
+            max_elements=V.shape[0],
+            M=self.M,
+            ef_construction=self.ef_construction,
+            random_seed=seed,
+        )
+        index.add_items(V, np.arange(V.shape[0]), num_threads=self._threads())
+        index.set_ef(self.ef)
+        self.index_ = index
+        self._reset_marks()
+
+    def _row_vectors(self, rows):
+        return np.asarray(self.index_.get_items(rows, return_type="numpy"), np.float32)
+
+    # -- exclusion mirror ------------------------------------------------------
+    def _apply(self, exclude):
+        """Make the deletion marks equal ``exclude`` (changing only the diff)."""
+        if exclude is None:
+            if self._marked.size == 0:
+                return
+            target, key = np.empty(0, dtype=np.int64), None
+        else:
+            mirror = self._mirror
+            if (
+                mirror is not None
+                and mirror[0]() is exclude
+                and mirror[1] == exclude.version
+            ):
+                return
+            target, key = exclude.ids(), (weakref.ref(exclude), exclude.version)
+        index = self.index_
+        marked = self._marked
+        self._mirror = None  # a failure midway leaves marks unknown to the mirror
+        for row in np.setdiff1d(target, marked, assume_unique=True).tolist():
+            index.mark_deleted(row)
+        for row in np.setdiff1d(marked, target, assume_unique=True).tolist():
+            index.unmark_deleted(row)
+        self._marked = np.array(target, dtype=np.int64)
+        self._mirror = key
+
+    def _knn(self, V, k, n_allowed):
+        index = self.index_
+        k = min(k, n_allowed)
+        ef = max(self.ef, k)
+        while True:
+            index.set_ef(ef)
+            try:
+                labels, dist = index.knn_query(V, k=k, num_threads=self._threads())
+                return labels.astype(np.int64), dist
+            except RuntimeError:
+                # Fewer than k found for some query: search wider, then ask less.
+                if ef < n_allowed:
+                    ef = min(n_allowed, 4 * ef)
+                elif k > 1:
+                    k //= 2
+                else:
+                    dist, labels = empty_result(V.shape[0], 1)
+                    return labels, dist
+
+    def _search_vectors(self, V, k, exclude):
+        n_allowed = self.n_samples_fit_ - (len(exclude) if exclude is not None else 0)
+        if V.shape[0] == 0 or n_allowed <= 0:
+            return empty_result(V.shape[0], k)
+        with self._lock:
+            self._apply(exclude)
+            labels, dist = self._knn(V, k, n_allowed)
+        if self.metric == "euclidean":
+            dist = np.sqrt(np.maximum(dist, 0.0))
+        elif self.metric == "inner_product":
+            dist = dist - 1.0  # hnswlib "ip" distance is 1 - <q, x>
+        else:
+            dist = np.maximum(dist, 0.0)
+        return finish(dist, labels, k)
+
+    # -- persistence -------------------------------------------------------------
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for key in ("_lock", "_mirror"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._mirror = None
+        self._lock = threading.Lock()
+        if "index_" in state:
+            self.index_.set_ef(self.ef)  # hnswlib does not always keep ef
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the graph with hnswlib ``save_index``, parameters to ``path.json``.
+
+        Deletion marks (exclusions) are not saved.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file.
+        """
+        with self._lock:
+            self._apply(None)
+            self.index_.save_index(os.fspath(path))
+        write_meta(path, self)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, mmap: bool = False) -> HNSWIndex:
+        """Load an index written by :meth:`save` (hnswlib reads it into memory).
+
+        Parameters
+        ----------
+        path : str or path-like
+            File written by :meth:`save`.
+        mmap : bool, default=False
+            Accepted for symmetry with the other indexes; hnswlib cannot
+            memory-map, so True raises ValueError.
+
+        Returns
+        -------
+        index : HNSWIndex
+            A fitted index.
+        """
+        if mmap:
+            raise ValueError("hnswlib cannot memory-map an index: use mmap=False.")
+        index, _ = read_meta(path, cls)
+        index.index_ = index._new_index(index.n_features_in_)
+        index.index_.load_index(os.fspath(path), max_elements=index.n_samples_fit_)
+        index.index_.set_ef(index.ef)
+        index._reset_marks()
+        return index

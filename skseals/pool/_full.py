@@ -1,0 +1,72 @@
+"""Every unlabeled row is a candidate: the paper's Algorithm 1 baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..base import BaseCandidatePool
+from ._density import DensitySum
+
+__all__ = ["FullScanPool"]
+
+
+class FullScanPool(BaseCandidatePool):
+    """Candidate pool holding every unlabeled, unqueried row (classic active learning).
+
+    Each round scores all ``n_samples`` rows: O(n·d) work, which is what SEALS
+    avoids. The learner scores ``X`` in contiguous blocks (no gathered copy) and
+    masks rows that are labeled, skipped or pending. Use it as the baseline the
+    :class:`KNNPool` is compared with, or when ``n_samples`` is small.
+
+    Parameters
+    ----------
+    block_size : int, default=65536
+        Rows per block when seeding the information-density sum.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skseals import ActiveLearner
+    >>> from skseals.pool import FullScanPool
+    >>> X = np.random.RandomState(0).normal(size=(50, 4))
+    >>> y = np.full(50, -1); y[:4] = [0, 1, 0, 1]
+    >>> learner = ActiveLearner(pool=FullScanPool(), random_state=0).fit(X, y)
+    >>> learner.candidate_indices().shape
+    (46,)
+    """
+
+    scans_all = True
+
+    def __init__(self, block_size=65536):
+        self.block_size = block_size
+
+    def fit(self, X, excluded, labeled_rows, *, track_density=False):
+        self._excluded = excluded
+        self.n_samples_fit_ = X.shape[0]
+        self.density_ = None
+        if track_density:
+            self.density_ = DensitySum(X, X.shape[0])
+            for start in range(0, X.shape[0], self.block_size):
+                stop = min(start + self.block_size, X.shape[0])
+                self.density_.add_block(start, stop, ~excluded.dense(start, stop))
+        return self
+
+    def candidates(self):
+        return np.flatnonzero(~self._excluded.dense()).astype(np.int64)
+
+    def size(self):
+        return self.n_samples_fit_ - len(self._excluded)
+
+    def expand(self, row):
+        if self.density_ is not None:
+            self.density_.remove([row])
+        return np.empty(0, dtype=np.int64)
+
+    def update(self, rows):
+        if self.density_ is not None:
+            self.density_.remove(rows)
+
+    def density(self):
+        if self.density_ is None:
+            return None, 0
+        return self.density_.sum, self.density_.count

@@ -1,0 +1,239 @@
+"""SEALS: the candidate pool is the k nearest unlabeled neighbours of labeled rows."""
+
+from __future__ import annotations
+
+import time
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ..base import METRICS, BaseCandidatePool, BaseNeighborIndex
+from ..utils import RowBitmap
+from ._density import DensitySum
+
+__all__ = ["KNNPool"]
+
+
+class KNNPool(BaseCandidatePool):
+    """SEALS candidate pool (Coleman et al., Algorithm 2).
+
+    The pool starts as the union of the ``n_neighbors`` nearest unlabeled
+    neighbours of the labeled rows. Within one ``query()``, selection is greedy:
+    after each pick, the pick leaves the pool and its nearest unlabeled
+    neighbours join it, scored with the same fitted model, so later picks of
+    the batch may come from them. After ``teach()``, labeled rows are out of the
+    pool and their neighbours are in it.
+
+    Cost per round is proportional to the pool, never to ``n_samples``: the pool
+    keeps its members as a sorted id list plus bitmaps (one bit per row), each
+    row's neighbour list is searched at most once, and the neighbours of the
+    round's best-scored candidates are searched in one batched call before the
+    greedy loop (so the loop rarely needs a single-row search). With a
+    :class:`~skseals.neighbors.KNNGraph` as ``index``, expansion is a table
+    look-up and no search runs at all.
+
+    Unavailable rows (labeled, skipped, pending) are excluded inside the
+    search. A prefetched list is fetched deeper than ``n_neighbors`` and
+    re-searched if too many of its rows became unavailable before it is used,
+    so every expansion adds exactly the ``n_neighbors`` nearest rows available
+    at that moment (as far as the index is exact).
+
+    Parameters
+    ----------
+    n_neighbors : int, default=100
+        Neighbours added per labeled or selected row (the paper's k).
+    index : {"faiss", "exact", "hnswlib", "annoy"} or index object, default="faiss"
+        Nearest-neighbour backend. An alias builds a new index over ``X`` in
+        ``fit``. A fitted index object (or :class:`~skseals.neighbors.KNNGraph`)
+        built on the same rows is used as it is and shared, never rebuilt or
+        copied, so one index serves many learners. It may be built on another
+        embedding of the same rows (separate index features).
+    metric : {"cosine", "euclidean", "inner_product"}, default="cosine"
+        Metric of an index built from an alias; must match an index object's.
+
+    Attributes
+    ----------
+    index_ : index object
+        The fitted index (the object passed in when it was already fitted).
+    n_samples_fit_ : int
+        Number of rows of ``X``.
+    build_seconds_ : float
+        Seconds spent building the index in ``fit`` (0 for a prebuilt index);
+        kept apart from the per-round neighbour-search time.
+
+    Examples
+    --------
+    One index built once serves several learners (one per concept):
+
+    >>> import numpy as np
+    >>> from skseals import ActiveSearcher
+    >>> from skseals.neighbors import FaissIndex
+    >>> from skseals.pool import KNNPool
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(500, 8)).astype(np.float32)
+    >>> index = FaissIndex(factory="Flat").fit(X)
+    >>> learners = []
+    >>> for concept in range(3):
+    ...     y = np.full(500, -1)
+    ...     y[rng.choice(500, 10, replace=False)] = [1] * 5 + [0] * 5
+    ...     pool = KNNPool(n_neighbors=10, index=index)
+    ...     learners.append(ActiveSearcher(pool=pool, random_state=0).fit(X, y))
+    >>> all(lr.pool_.index_ is index for lr in learners)
+    True
+    >>> learners[0].query(5).shape
+    (5,)
+    """
+
+    expands = True
+
+    _parameter_constraints = {
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "index": [
+            StrOptions({"faiss", "exact", "hnswlib", "hnsw", "annoy"}),
+            BaseNeighborIndex,
+        ],
+        "metric": [StrOptions(set(METRICS))],
+    }
+
+    def __init__(self, n_neighbors=100, index="faiss", metric="cosine"):
+        self.n_neighbors = n_neighbors
+        self.index = index
+        self.metric = metric
+
+    def _fit_index(self, X):
+        from ..neighbors import make_index
+
+        index = make_index(self.index, self.metric, X.shape[0])
+        fitted = getattr(index, "n_samples_fit_", None) is not None
+        if not fitted:
+            index = clone(index).fit(X)
+        elif index.n_samples_fit_ != X.shape[0]:
+            raise ValueError(
+                f"The index passed as `index` was built on {index.n_samples_fit_} "
+                f"rows but X has {X.shape[0]}: build it on the same rows (in the "
+                "same order) or pass an alias to build a new one."
+            )
+        index_metric = getattr(index, "metric", self.metric)
+        if index_metric != self.metric:
+            raise ValueError(
+                f"The index uses metric={index_metric!r} but the pool has "
+                f"metric={self.metric!r}: pass KNNPool(metric={index_metric!r}) "
+                "or an index built with the pool's metric."
+            )
+        return index
+
+    def fit(self, X, excluded, labeled_rows, *, track_density=False):
+        self._validate_params()
+        t0 = time.perf_counter()
+        self.index_ = self._fit_index(X)
+        self.build_seconds_ = time.perf_counter() - t0
+        self._knn_seconds = 0.0
+        self.n_samples_fit_ = n = X.shape[0]
+        self._X = X
+        self._excluded = excluded
+        self._members = RowBitmap(n)  # rows that ever joined the pool
+        self._member_list = np.empty(0, dtype=np.int64)
+        self._expanded = RowBitmap(n)  # rows whose neighbours were added
+        self._cache = {}  # row -> neighbour ids searched but not yet used
+        self.density_ = DensitySum(X, n) if track_density else None
+        self._expand_rows(np.asarray(labeled_rows, dtype=np.int64))
+        return self
+
+    # -- neighbour lists -------------------------------------------------------
+    def _search(self, rows, n_neighbors):
+        """Neighbour lists of ``rows`` (int64 ids, -1 padded), one batched call."""
+        t0 = time.perf_counter()
+        _, ind = self.index_.search_rows(rows, n_neighbors, exclude=self._excluded)
+        self._knn_seconds += time.perf_counter() - t0
+        return np.asarray(ind, dtype=np.int64)
+
+    def prefetch(self, rows):
+        """Search the lists of ``rows`` in one call, ``len(rows)`` extra deep.
+
+        Up to ``len(rows)`` of them may be picked (and so excluded) before a
+        list is used, so fetching ``n_neighbors + len(rows)`` keeps each list
+        holding its ``n_neighbors`` nearest available rows when it is used.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        rows = rows[~self._expanded.contains(rows)]
+        rows = np.array([r for r in rows.tolist() if r not in self._cache], np.int64)
+        if rows.size:
+            depth = self.n_neighbors + rows.shape[0]
+            for row, neigh in zip(
+                rows.tolist(), self._search(rows, depth), strict=False
+            ):
+                self._cache[row] = neigh
+
+    def _lists(self, rows):
+        """The ``n_neighbors`` nearest available rows of each of ``rows``.
+
+        A cached list was exact when it was searched; rows excluded since are
+        filtered out, and since the available set only shrinks, its first
+        ``n_neighbors`` survivors are still the nearest. A list left with fewer
+        survivors than that (and that was not already short) is searched again.
+        """
+        k = self.n_neighbors
+        out, again = [], []
+        for row in rows.tolist():
+            cached = self._cache.pop(row, None)
+            if cached is not None:
+                valid = cached[cached >= 0]
+                valid = valid[~self._excluded.contains(valid)]
+                if valid.shape[0] >= k or cached[-1] < 0:
+                    out.append(valid[:k])
+                    continue
+            again.append(row)
+        if again:
+            out.extend(self._search(np.asarray(again, dtype=np.int64), k))
+        return out
+
+    def _expand_rows(self, rows):
+        """Add the neighbours of ``rows`` not yet expanded; return rows that joined."""
+        rows = np.unique(rows)
+        rows = rows[~self._expanded.contains(rows)]
+        if rows.size == 0:
+            return np.empty(0, dtype=np.int64)
+        neigh = np.concatenate(self._lists(rows))
+        self._expanded.add(rows)
+        neigh = neigh[neigh >= 0]
+        if neigh.size == 0:
+            return np.empty(0, dtype=np.int64)
+        neigh = np.unique(neigh)
+        joined = neigh[
+            ~(self._members.contains(neigh) | self._excluded.contains(neigh))
+        ]
+        if joined.size:
+            self._members.add(joined)
+            self._member_list = np.union1d(self._member_list, joined)
+            if self.density_ is not None:
+                self.density_.add(joined)
+        return joined
+
+    # -- pool protocol ---------------------------------------------------------
+    def candidates(self):
+        keep = ~self._excluded.contains(self._member_list)
+        if not keep.all():
+            self._member_list = self._member_list[keep]
+        return self._member_list
+
+    def expand(self, row):
+        if self.density_ is not None:
+            self.density_.remove([row])
+        return self._expand_rows(np.array([row], dtype=np.int64))
+
+    def update(self, rows):
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.density_ is not None:
+            self.density_.remove(rows)
+        self._expand_rows(rows)
+
+    def density(self):
+        if self.density_ is None:
+            return None, 0
+        return self.density_.sum, self.density_.count
+
+    def pop_knn_seconds(self):
+        seconds, self._knn_seconds = self._knn_seconds, 0.0
+        return seconds

@@ -1,0 +1,109 @@
+"""A fresh random subset of the unlabeled rows each round (the paper's RandPool)."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval
+
+from ..base import BaseCandidatePool
+from ._density import DensitySum
+
+__all__ = ["RandomSubsetPool"]
+
+
+class RandomSubsetPool(BaseCandidatePool):
+    """Candidates are a new uniform random subset of the available rows each round.
+
+    The comparison of SEALS §7.8 ("RandPool"): a pool of the same size as the
+    SEALS pool but without the similarity structure. Sampling draws row ids
+    uniformly and rejects unavailable ones, so a round costs O(pool size), not
+    O(n_samples), while most rows are still unlabeled; the subset is drawn with
+    the learner's random state.
+
+    Parameters
+    ----------
+    fraction : float in (0, 1] or int >= 1, default=0.01
+        Pool size: a fraction of the available rows, or a number of rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skseals import ActiveLearner
+    >>> from skseals.pool import RandomSubsetPool
+    >>> X = np.random.RandomState(0).normal(size=(1000, 4))
+    >>> y = np.full(1000, -1); y[:4] = [0, 1, 0, 1]
+    >>> learner = ActiveLearner(pool=RandomSubsetPool(50), batch_size=10,
+    ...                         random_state=0).fit(X, y)
+    >>> learner.query().shape
+    (10,)
+    """
+
+    _parameter_constraints = {
+        "fraction": [
+            Interval(Real, 0, 1, closed="right"),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+    }
+
+    def __init__(self, fraction=0.01):
+        self.fraction = fraction
+
+    def fit(self, X, excluded, labeled_rows, *, track_density=False):
+        self._validate_params()
+        self._X = X
+        self._excluded = excluded
+        self.n_samples_fit_ = X.shape[0]
+        self._track_density = track_density
+        self.density_ = None
+        self._members = np.empty(0, dtype=np.int64)
+        return self
+
+    def _target_size(self, n_available):
+        if isinstance(self.fraction, Integral) and not isinstance(self.fraction, bool):
+            return min(int(self.fraction), n_available)
+        return min(int(np.ceil(self.fraction * n_available)), n_available)
+
+    def begin_round(self, random_state):
+        n = self.n_samples_fit_
+        n_available = n - len(self._excluded)
+        m = self._target_size(n_available)
+        if m == 0:
+            rows = np.empty(0, dtype=np.int64)
+        elif 2 * m > n_available:
+            # Dense case: enumerate (rare: the pool is most of what is left).
+            avail = np.flatnonzero(~self._excluded.dense())
+            rows = np.sort(random_state.choice(avail, m, replace=False))
+        else:
+            # Rejection sampling: O(m) expected while most rows are available.
+            rows = np.empty(0, dtype=np.int64)
+            while rows.shape[0] < m:
+                draw = random_state.randint(0, n, size=2 * (m - rows.shape[0]) + 16)
+                draw = draw[~self._excluded.contains(draw)]
+                rows = np.union1d(rows, draw)
+            rows = np.sort(random_state.choice(rows, m, replace=False))
+        self._members = rows.astype(np.int64)
+        if self._track_density:
+            self.density_ = DensitySum(self._X, n)
+            self.density_.add(self._members)
+
+    def candidates(self):
+        keep = ~self._excluded.contains(self._members)
+        if not keep.all():
+            self._members = self._members[keep]
+        return self._members
+
+    def expand(self, row):
+        if self.density_ is not None:
+            self.density_.remove([row])
+        return np.empty(0, dtype=np.int64)
+
+    def update(self, rows):
+        if self.density_ is not None:
+            self.density_.remove(rows)
+
+    def density(self):
+        if self.density_ is None:
+            return None, 0
+        return self.density_.sum, self.density_.count

@@ -1,0 +1,17 @@
+"""Small utilities shared by learners, pools, strategies and indexes."""
+
+from ._bitmap import RowBitmap
+from ._optional import import_optional
+from ._selection import best_of, tie_break_keys, top_k
+from ._validation import check_batch_size, check_indices, check_label_values
+
+__all__ = [
+    "RowBitmap",
+    "best_of",
+    "check_batch_size",
+    "check_indices",
+    "check_label_values",
+    "import_optional",
+    "tie_break_keys",
+    "top_k",
+]

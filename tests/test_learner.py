@@ -1,0 +1,237 @@
+"""The fit -> query -> teach loop of ActiveLearner and ActiveSearcher."""
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_blobs, make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+from skseals import UNLABELED, ActiveLearner, ActiveSearcher
+from skseals.neighbors import FaissIndex
+from skseals.pool import KNNPool
+from skseals.query import MaxEntropy
+
+
+@pytest.fixture
+def blobs():
+    X, y_true = make_blobs(n_samples=600, centers=3, n_features=6, random_state=0)
+    y = np.full(600, UNLABELED)
+    seed = np.r_[
+        np.flatnonzero(y_true == 0)[:3],
+        np.flatnonzero(y_true == 1)[:3],
+        np.flatnonzero(y_true == 2)[:3],
+    ]
+    y[seed] = y_true[seed]
+    return X.astype(np.float32), y, y_true
+
+
+def _loop(learner, y_true, rounds, batch=None):
+    for _ in range(rounds):
+        rows = learner.query(batch)
+        learner.teach(rows, y_true[rows])
+    return learner
+
+
+def test_query_never_returns_labeled_pending_or_duplicates(blobs):
+    X, y, y_true = blobs
+    learner = ActiveLearner(
+        pool=KNNPool(10, index="exact"), batch_size=7, random_state=0
+    ).fit(X, y)
+    first = learner.query()
+    second = learner.query()  # a second annotator asks before the first answers
+    assert len(set(first) | set(second)) == 14
+    assert not np.isin(np.r_[first, second], np.flatnonzero(y != UNLABELED)).any()
+    np.testing.assert_array_equal(
+        learner.pending_indices_, np.sort(np.r_[first, second])
+    )
+    learner.teach(first, y_true[first])
+    third = learner.query()
+    taken = np.r_[np.flatnonzero(y != UNLABELED), first, second]
+    assert not np.isin(third, taken).any()
+
+
+def test_full_scan_returns_best_scored_rows_in_order(blobs):
+    X, y, _ = blobs
+    learner = ActiveLearner(pool="full", batch_size=15, random_state=0).fit(X, y)
+    rows = learner.query()
+    entropy = MaxEntropy().score(learner.estimator_, X, None)
+    entropy[y != UNLABELED] = -np.inf
+    expected = np.argsort(-entropy, kind="stable")[:15]
+    np.testing.assert_allclose(entropy[rows], entropy[expected])
+    assert np.all(np.diff(entropy[rows]) <= 0)
+
+
+def test_teach_records_labels_and_refits(blobs):
+    X, y, y_true = blobs
+    learner = ActiveLearner(batch_size=10, random_state=0).fit(X, y)
+    coef_before = learner.estimator_.coef_.copy()
+    rows = learner.query()
+    learner.teach(rows, y_true[rows])
+    np.testing.assert_array_equal(learner.labels_[rows], y_true[rows])
+    assert learner.n_labeled_ == 19
+    assert not np.allclose(coef_before, learner.estimator_.coef_)
+    assert learner.history_[-1]["n_labeled"] == 19
+    assert set(learner.history_[-1]) >= {
+        "round",
+        "n_labeled",
+        "pool_size",
+        "selection_seconds",
+        "knn_seconds",
+        "training_seconds",
+    }
+
+
+def test_skipped_rows_are_never_offered_and_never_trained_on(blobs):
+    X, y, y_true = blobs
+    learner = ActiveLearner(pool="full", batch_size=20, random_state=0).fit(X, y)
+    rows = learner.query()
+    labels = y_true[rows].copy()
+    labels[:5] = UNLABELED
+    learner.teach(rows, labels)
+    assert learner.n_labeled_ == 9 + 15
+    np.testing.assert_array_equal(learner.skipped_, np.sort(rows[:5]))
+    assert (learner.labels_[rows[:5]] == UNLABELED).all()
+    for _ in range(10):
+        assert not np.isin(learner.query(), rows[:5]).any()
+    assert not np.isin(rows[:5], learner.candidate_indices()).any()
+
+
+def test_learner_accepts_a_new_class_in_teach(blobs):
+    X, y, y_true = blobs
+    y2 = np.where(y == 2, UNLABELED, y)
+    learner = ActiveLearner(pool="full", random_state=0).fit(X, y2)
+    assert learner.classes_.tolist() == [0, 1]
+    row = np.flatnonzero((y_true == 2) & (y2 == UNLABELED))[:1]
+    learner.teach(row, [2])
+    assert learner.classes_.tolist() == [0, 1, 2]
+    assert learner.estimator_.classes_.tolist() == [0, 1, 2]
+
+
+def test_positives_only_start_then_first_negative(blobs):
+    X, _, y_true = blobs
+    y = np.full(len(X), UNLABELED)
+    y[np.flatnonzero(y_true == 1)[:5]] = 1
+    learner = ActiveLearner(pool=KNNPool(20, index="exact"), random_state=0).fit(X, y)
+    assert learner.cold_start_
+    rows = learner.query(10)
+    assert len(rows) == 10
+    learner.teach(rows[:1], [0])
+    assert not learner.cold_start_
+    assert learner.classes_.tolist() == [0, 1]
+
+
+def test_searcher_counts_positives_and_rejects_other_labels(blobs):
+    X, _, y_true = blobs
+    pos = (y_true == 1).astype(int)
+    y = np.full(len(X), UNLABELED)
+    y[np.flatnonzero(pos)[:5]] = 1
+    y[np.flatnonzero(pos == 0)[:20]] = 0
+    searcher = ActiveSearcher(batch_size=20, random_state=0).fit(X, y)
+    assert searcher.n_positives_found_ == 5
+    _loop(searcher, pos, 5)
+    found = int(pos[searcher.labels_ == 1].sum())
+    assert searcher.n_positives_found_ == found == (searcher.labels_ == 1).sum()
+    assert searcher.n_positives_found_ > 5 + 20  # it finds more than random would
+    assert searcher.history_[-1]["n_positives"] == searcher.n_positives_found_
+    rows = searcher.query(2)
+    with pytest.raises(ValueError, match="pos_label or neg_label"):
+        searcher.teach(rows, [1, 2])
+
+
+def test_searcher_with_string_labels():
+    X, y_true = make_classification(300, random_state=0)
+    names = np.where(y_true == 1, "cat", "dog").astype(object)
+    y = np.full(300, UNLABELED, dtype=object)
+    y[:20] = names[:20]
+    s = ActiveSearcher(
+        pos_label="cat", neg_label="dog", pool="full", random_state=0
+    ).fit(X, y)
+    rows = s.query(5)
+    s.teach(rows, names[rows])
+    assert s.n_positives_found_ == int(
+        (names[np.r_[np.arange(20), rows]] == "cat").sum()
+    )
+    with pytest.raises(TypeError, match="labels"):
+        s.teach(s.query(1), [1])
+
+
+def test_delegation_matches_fitted_estimator(blobs):
+    X, y, _ = blobs
+    learner = ActiveLearner(random_state=0).fit(X, y)
+    np.testing.assert_array_equal(learner.predict(X), learner.estimator_.predict(X))
+    np.testing.assert_allclose(
+        learner.predict_proba(X), learner.estimator_.predict_proba(X)
+    )
+    np.testing.assert_allclose(
+        learner.decision_function(X), learner.estimator_.decision_function(X)
+    )
+    assert learner.score(X, learner.predict(X)) == 1.0
+    svc = ActiveLearner(LinearSVC(), query_strategy="margin", pool="full").fit(X, y)
+    assert not hasattr(svc, "predict_proba")
+
+
+def test_pipeline_estimator_and_learner_as_last_pipeline_step(blobs):
+    X, y, y_true = blobs
+    est = make_pipeline(StandardScaler(), LogisticRegression())
+    learner = ActiveLearner(est, random_state=0).fit(X, y)
+    _loop(learner, y_true, 2, 5)
+    assert learner.n_labeled_ == 19
+    pipe = make_pipeline(StandardScaler(), ActiveLearner(random_state=0)).fit(X, y)
+    inner = pipe[-1]
+    rows = inner.query(5)
+    inner.teach(rows, y_true[rows])
+    np.testing.assert_allclose(inner.X_, StandardScaler().fit_transform(X), rtol=1e-5)
+    assert pipe.predict(X).shape == (len(X),)
+
+
+def test_nested_params_and_clone_share_a_prebuilt_index(blobs):
+    X, y, _ = blobs
+    index = FaissIndex(factory="Flat").fit(X)
+    learner = ActiveLearner(pool=KNNPool(n_neighbors=5, index=index))
+    learner.set_params(pool__n_neighbors=12)
+    assert learner.get_params()["pool__n_neighbors"] == 12
+    copy = clone(learner)
+    assert copy.pool.index is index
+    copy.fit(X, y)
+    assert copy.pool_.index_ is index
+    assert copy.pool_.n_neighbors == 12
+
+
+def test_same_random_state_same_sequence(blobs):
+    X, y, y_true = blobs
+    runs = []
+    for _ in range(2):
+        lr = ActiveLearner(
+            query_strategy="random",
+            pool=KNNPool(10, index="exact"),
+            batch_size=8,
+            random_state=3,
+        ).fit(X, y)
+        runs.append(np.concatenate([_loop(lr, y_true, 1).query() for _ in range(3)]))
+    np.testing.assert_array_equal(*runs)
+
+
+def test_pickle_round_trip_continues_identically(blobs):
+    X, y, y_true = blobs
+    learner = ActiveLearner(
+        pool=KNNPool(10, index="faiss"), batch_size=6, random_state=0
+    ).fit(X, y)
+    _loop(learner, y_true, 2)
+    copy = pickle.loads(pickle.dumps(learner))
+    np.testing.assert_array_equal(learner.query(), copy.query())
+    np.testing.assert_array_equal(learner.candidate_indices(), copy.candidate_indices())
+
+
+def test_empty_pool_returns_fewer_rows():
+    X = np.random.RandomState(0).normal(size=(12, 3))
+    y = np.full(12, UNLABELED)
+    y[:4] = [0, 1, 0, 1]
+    learner = ActiveLearner(pool="full", batch_size=5, random_state=0).fit(X, y)
+    assert len(learner.query()) == 5
+    assert len(learner.query()) == 3
+    assert len(learner.query()) == 0

@@ -1,0 +1,198 @@
+"""SEALS semantics of the candidate pools."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+
+from skseals import UNLABELED, ActiveLearner, ActiveSearcher
+from skseals.neighbors import ExactIndex, KNNGraph
+from skseals.pool import FullScanPool, KNNPool, RandomSubsetPool
+from skseals.pool._density import unit_rows
+from skseals.query import MaxEntropy
+
+STRATEGIES = [
+    "entropy",
+    "margin",
+    "least_confidence",
+    "most_likely_positive",
+    "information_density",
+    "random",
+    "kcenter",
+    "adaptive",
+]
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, y_true = make_blobs(
+        n_samples=400, centers=4, n_features=5, cluster_std=2.0, random_state=1
+    )
+    y_true = (y_true == 0).astype(int)
+    y = np.full(400, UNLABELED)
+    y[np.flatnonzero(y_true == 1)[:4]] = 1
+    y[np.flatnonzero(y_true == 0)[:6]] = 0
+    return X.astype(np.float32), y, y_true
+
+
+def _cosine_knn_unlabeled(X, rows, available, k):
+    U = unit_rows(X)
+    out = set()
+    for r in rows:
+        sim = U[available] @ U[r]
+        order = np.lexsort((available, -sim))[:k]
+        out |= set(available[order].tolist())
+    return out
+
+
+def test_initial_pool_is_union_of_knn_of_labeled_rows(data):
+    X, y, _ = data
+    lr = ActiveSearcher(pool=KNNPool(7, index="exact"), random_state=0).fit(X, y)
+    labeled = np.flatnonzero(y != UNLABELED)
+    available = np.flatnonzero(y == UNLABELED)
+    expected = _cosine_knn_unlabeled(X, labeled, available, 7)
+    assert set(lr.candidate_indices().tolist()) == expected
+
+
+def test_within_batch_expansion_and_after_teach(data):
+    X, y, y_true = data
+    k = 3
+    lr = ActiveSearcher(
+        pool=KNNPool(k, index="exact"), batch_size=30, random_state=0
+    ).fit(X, y)
+    initial = set(lr.candidate_indices().tolist())
+    assert len(initial) < 30  # fewer candidates than the batch at the start
+    picks = lr.query()
+    assert len(picks) == 30  # the pool grew while the batch was selected
+    grown = set(initial)
+    taken = set(np.flatnonzero(y != UNLABELED).tolist())
+    for row in picks.tolist():
+        assert row in grown  # every pick came from the pool as it stood
+        taken.add(row)
+        avail = np.array(sorted(set(range(len(X))) - taken))
+        grown |= _cosine_knn_unlabeled(X, [row], avail, k)
+    lr.teach(picks, y_true[picks])
+    cand = set(lr.candidate_indices().tolist())
+    assert not cand & set(picks.tolist())
+    assert cand == grown - taken
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_knn_pool_covering_all_rows_equals_full_scan(data, strategy):
+    X, y, y_true = data
+    n = len(X)
+    runs = []
+    for pool in (FullScanPool(), KNNPool(n - 1, index=ExactIndex())):
+        lr = ActiveSearcher(
+            query_strategy=strategy, pool=pool, batch_size=9, random_state=42
+        ).fit(X, y)
+        seq = []
+        for _ in range(3):
+            rows = lr.query()
+            seq.append(rows)
+            lr.teach(rows, y_true[rows])
+        runs.append(np.concatenate(seq))
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+class CountingEntropy(MaxEntropy):
+    scored = []
+
+    def score(self, estimator, X, context):
+        CountingEntropy.scored.append(X.shape[0])
+        return super().score(estimator, X, context)
+
+
+def test_a_round_scores_each_candidate_once(data):
+    X, y, y_true = data
+    k, b = 5, 10
+    lr = ActiveLearner(
+        query_strategy=CountingEntropy(),
+        batch_size=b,
+        pool=KNNPool(k, index="exact"),
+        random_state=0,
+    ).fit(X, y)
+    for _ in range(3):
+        CountingEntropy.scored.clear()
+        size_before = len(lr.candidate_indices())
+        rows = lr.query()
+        size_after = len(lr.candidate_indices())
+        joined = size_after - size_before + b
+        assert sum(CountingEntropy.scored) == size_before + joined
+        assert joined <= k * b
+        lr.teach(rows, y_true[rows])
+
+
+def test_pool_growth_per_round_is_bounded(data):
+    X, y, y_true = data
+    k, b = 4, 6
+    lr = ActiveSearcher(
+        pool=KNNPool(k, index="exact"), batch_size=b, random_state=0
+    ).fit(X, y)
+    for _ in range(5):
+        before = set(lr.candidate_indices().tolist())
+        rows = lr.query()
+        lr.teach(rows, y_true[rows])
+        after = set(lr.candidate_indices().tolist())
+        assert len(after - before) <= k * b
+        assert before - after <= set(rows.tolist())  # only picked rows left
+
+
+def test_density_sum_tracks_the_pool(data):
+    X, y, y_true = data
+    for pool in (KNNPool(5, index="exact"), FullScanPool(), RandomSubsetPool(50)):
+        lr = ActiveSearcher(
+            query_strategy="information_density",
+            pool=pool,
+            batch_size=7,
+            random_state=0,
+        ).fit(X, y)
+        for _ in range(3):
+            rows = lr.query()
+            lr.teach(rows, y_true[rows])
+        lr.pool_.begin_round(lr.random_state_)
+        total, count = lr.pool_.density()
+        cand = lr.candidate_indices()
+        assert count == len(cand)
+        np.testing.assert_allclose(total, unit_rows(X[cand]).sum(axis=0), atol=1e-6)
+
+
+def test_random_subset_pool_is_fresh_sized_and_available(data):
+    X, y, y_true = data
+    lr = ActiveSearcher(
+        pool=RandomSubsetPool(40), query_strategy="random", batch_size=5, random_state=0
+    ).fit(X, y)
+    seen = []
+    for _ in range(3):
+        lr.pool_.begin_round(lr.random_state_)
+        cand = lr.candidate_indices()
+        assert len(cand) == 40 and len(np.unique(cand)) == 40
+        assert not np.isin(cand, np.flatnonzero(lr.labels_ != UNLABELED)).any()
+        seen.append(set(cand.tolist()))
+        rows = lr.query()
+        lr.teach(rows, y_true[rows])
+    assert seen[0] != seen[1] != seen[2]
+    frac = ActiveSearcher(pool=RandomSubsetPool(0.1), random_state=0).fit(X, y)
+    frac.pool_.begin_round(frac.random_state_)
+    assert len(frac.candidate_indices()) == int(np.ceil(0.1 * (400 - 10)))
+
+
+def test_knn_graph_pool_matches_index_pool(data):
+    X, y, y_true = data
+    graph = KNNGraph(n_neighbors=30, index=ExactIndex()).fit(X)
+    runs = []
+    for index in (ExactIndex(), graph):
+        # k well below the graph's width: look-ups find k available neighbours.
+        lr = ActiveSearcher(
+            pool=KNNPool(5, index=index), batch_size=8, random_state=0
+        ).fit(X, y)
+        rows = lr.query()
+        runs.append((set(lr.candidate_indices().tolist()), rows))
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_prebuilt_index_on_other_rows_is_refused(data):
+    X, y, _ = data
+    index = ExactIndex().fit(X[:100])
+    with pytest.raises(ValueError, match="100 rows"):
+        ActiveSearcher(pool=KNNPool(5, index=index)).fit(X, y)
