@@ -54,7 +54,9 @@ def select_batch(
     exclude : callable
         Marks a picked row unavailable before the pool expands around it.
     score_rows : callable
-        Scores rows that joined during the round (same fitted model).
+        Scores rows that joined during the round (same fitted model). Rows
+        the pool expects to join (its ``lookahead``) are scored in one call
+        before the loop; the loop scores only rows it did not foresee.
     rescore : callable or None
         For sequential strategies: ``rescore(scores, rows, picked_row)`` gives
         updated scores of ``rows`` after a pick (k-center greedy).
@@ -65,8 +67,24 @@ def select_batch(
             cand, scores, keys, batch_size, seed, pool, exclude, score_rows, rescore
         )
     order = top_k(scores, keys, batch_size)
+    ahead_rows = ahead_scores = np.empty(0)
     if pool.expands and order.size:
         pool.prefetch(cand[order])
+        ahead_rows = pool.lookahead()
+        ahead_scores = score_rows(ahead_rows) if ahead_rows.size else ahead_scores
+
+    def score_joined(rows):
+        """Scores of rows that joined: looked up if scored ahead, else scored."""
+        if ahead_rows.size == 0:
+            return score_rows(rows)
+        pos = np.minimum(np.searchsorted(ahead_rows, rows), ahead_rows.size - 1)
+        known = ahead_rows[pos] == rows
+        out = np.empty(rows.shape[0], dtype=np.float64)
+        out[known] = ahead_scores[pos[known]]
+        if not known.all():
+            out[~known] = score_rows(rows[~known])
+        return out
+
     grown = _Growing()
     picks = []
     i = 0
@@ -92,7 +110,7 @@ def select_batch(
         if pool.expands:
             joined = pool.expand(row)
             if joined.size:
-                grown.extend(joined, score_rows(joined), tie_break_keys(joined, seed))
+                grown.extend(joined, score_joined(joined), tie_break_keys(joined, seed))
     return np.asarray(picks, dtype=np.int64)
 
 

@@ -138,6 +138,10 @@ class BaseCandidatePool(BaseEstimator, metaclass=ABCMeta):
     def prefetch(self, rows):
         """Hint: ``expand`` will likely be called on these rows this round."""
 
+    def lookahead(self):
+        """Rows likely to join this round (scored ahead in one batch)."""
+        return np.empty(0, dtype=np.int64)
+
     def expand(self, row):
         """``row`` was just picked (and excluded); return rows that joined."""
         return np.empty(0, dtype=np.int64)

@@ -135,6 +135,7 @@ class KNNPool(BaseCandidatePool):
         self._excluded = excluded
         self._members = RowBitmap(n)  # rows that ever joined the pool
         self._member_list = np.empty(0, dtype=np.int64)
+        self._member_chunks = []  # rows joined since the list was last rebuilt
         self._expanded = RowBitmap(n)  # rows whose neighbours were added
         self._cache = {}  # row -> neighbour ids searched but not yet used
         self.density_ = DensitySum(X, n) if track_density else None
@@ -206,17 +207,34 @@ class KNNPool(BaseCandidatePool):
         ]
         if joined.size:
             self._members.add(joined)
-            self._member_list = np.union1d(self._member_list, joined)
+            self._member_chunks.append(joined)
             if self.density_ is not None:
                 self.density_.add(joined)
         return joined
 
     # -- pool protocol ---------------------------------------------------------
     def candidates(self):
+        if self._member_chunks:  # joined rows are never already members
+            self._member_list = np.sort(
+                np.concatenate([self._member_list, *self._member_chunks])
+            )
+            self._member_chunks = []
         keep = ~self._excluded.contains(self._member_list)
         if not keep.all():
             self._member_list = self._member_list[keep]
         return self._member_list
+
+    def lookahead(self):
+        """Rows that would join if a prefetched row were picked now (sorted).
+
+        The learner scores them in one batched call before the greedy loop, so
+        the loop does not call the estimator once per pick.
+        """
+        if not self._cache:
+            return np.empty(0, dtype=np.int64)
+        rows = np.concatenate(list(self._cache.values()))
+        rows = np.unique(rows[rows >= 0])
+        return rows[~(self._members.contains(rows) | self._excluded.contains(rows))]
 
     def expand(self, row):
         if self.density_ is not None:

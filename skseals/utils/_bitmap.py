@@ -13,8 +13,8 @@ class RowBitmap:
     The set is stored twice: as a packed little-endian bitmap (``bits``, one bit
     per row, the layout ``faiss.IDSelectorBitmap`` reads) and as a sorted array of
     the ids it holds (``ids()``), so that a backend can use whichever its library
-    needs. Adding or removing ``m`` rows costs O(m log m + |set|) for the id list
-    and O(m) for the bitmap; nothing is ever O(n_rows) after construction.
+    needs. Adding or removing ``m`` rows costs O(m); the sorted id list is rebuilt
+    lazily when asked for. Nothing is O(n_rows) after construction.
 
     ``version`` increases on every change, so a consumer that mirrors the set
     (hnswlib's deletion marks) can tell cheaply whether it is up to date.
@@ -39,15 +39,18 @@ class RowBitmap:
         self.n_rows = int(n_rows)
         self.bits = np.zeros((self.n_rows + 7) // 8, dtype=np.uint8)
         self._ids = np.empty(0, dtype=np.int64)
+        self._added = []  # id chunks added since the id list was last rebuilt
+        self._dirty = False  # ids were discarded since then
+        self._count = 0
         self.version = 0
 
     def __len__(self):
-        return int(self._ids.shape[0])
+        return self._count
 
     def __eq__(self, other):
         if not isinstance(other, RowBitmap):
             return NotImplemented
-        return self.n_rows == other.n_rows and np.array_equal(self._ids, other._ids)
+        return self.n_rows == other.n_rows and np.array_equal(self.ids(), other.ids())
 
     def _as_rows(self, rows):
         rows = np.asarray(rows, dtype=np.int64).ravel()
@@ -61,31 +64,47 @@ class RowBitmap:
         return ((self.bits[rows >> 3] >> (rows & 7).astype(np.uint8)) & 1).astype(bool)
 
     def add(self, rows):
-        """Add row ids (duplicates and members already present are fine)."""
+        """Add row ids (duplicates and members already present are fine). O(m)."""
         rows = self._as_rows(rows)
         if rows.size == 0:
             return
-        new = np.unique(rows[~self.contains(rows)])
+        new = rows[~self.contains(rows)]
         if new.size == 0:
             return
+        if new.size > 1:
+            new = np.unique(new)
         np.bitwise_or.at(self.bits, new >> 3, (1 << (new & 7)).astype(np.uint8))
-        self._ids = np.union1d(self._ids, new)
+        self._added.append(new)
+        self._count += int(new.size)
         self.version += 1
 
     def discard(self, rows):
-        """Remove row ids (ids not in the set are ignored)."""
+        """Remove row ids (ids not in the set are ignored). O(m)."""
         rows = self._as_rows(rows)
         if rows.size == 0:
             return
-        old = np.unique(rows[self.contains(rows)])
+        old = rows[self.contains(rows)]
         if old.size == 0:
             return
+        if old.size > 1:
+            old = np.unique(old)
         np.bitwise_and.at(self.bits, old >> 3, (~(1 << (old & 7))).astype(np.uint8))
-        self._ids = np.setdiff1d(self._ids, old, assume_unique=True)
+        self._dirty = True
+        self._count -= int(old.size)
         self.version += 1
 
     def ids(self):
-        """Sorted int64 array of the ids in the set (a view: do not modify)."""
+        """Sorted int64 array of the ids in the set (do not modify).
+
+        The list is rebuilt from the chunks added since the last call, in
+        O(size log size) once, so many small ``add`` calls stay O(m) each.
+        """
+        if self._added or self._dirty:
+            ids = np.concatenate([self._ids, *self._added])
+            if self._dirty:
+                ids = ids[self.contains(ids)]
+            ids = np.unique(ids)
+            self._ids, self._added, self._dirty = ids, [], False
         return self._ids
 
     def dense(self, start=0, stop=None):
@@ -101,19 +120,17 @@ class RowBitmap:
         new = RowBitmap.__new__(RowBitmap)
         new.n_rows = self.n_rows
         new.bits = self.bits.copy()
-        new._ids = self._ids.copy()
+        new._ids = self.ids().copy()
+        new._added, new._dirty, new._count = [], False, self._count
         new.version = self.version
         return new
 
     def __getstate__(self):
         # The bitmap is derived from the ids: store only the ids.
-        return {"n_rows": self.n_rows, "ids": self._ids, "version": self.version}
+        return {"n_rows": self.n_rows, "ids": self.ids(), "version": self.version}
 
     def __setstate__(self, state):
-        self.n_rows = state["n_rows"]
-        self.bits = np.zeros((self.n_rows + 7) // 8, dtype=np.uint8)
-        self._ids = np.empty(0, dtype=np.int64)
-        self.version = 0
+        self.__init__(state["n_rows"])
         self.add(state["ids"])
         self.version = state["version"]
 
