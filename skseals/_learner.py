@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
@@ -17,9 +17,10 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 from ._cold_start import CentroidClassifier
 from ._greedy import select_batch
 from ._labels import LabelStore
+from ._pseudo import draw_pseudo_negatives, n_pseudo_negatives, positive_scores
 from .base import UNLABELED, BaseCandidatePool, BaseQueryStrategy, QueryContext
 from .pool import make_pool
-from .utils import RowBitmap, check_batch_size, check_indices
+from .utils import RowBitmap, check_batch_size, check_indices, tie_break_keys, top_k
 
 __all__ = ["ActiveLearner"]
 
@@ -44,6 +45,7 @@ class _BaseActive(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "query_strategy": [str, BaseQueryStrategy],
         "pool": [str, BaseCandidatePool],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "pseudo_negatives": [Interval(Real, 0, None, closed="left")],
         "random_state": ["random_state"],
     }
 
@@ -144,18 +146,65 @@ class _BaseActive(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """Hook for subclasses to refuse seed labels (called before any change)."""
 
     # -- training --------------------------------------------------------------
+    def _negative_value(self):
+        """Class given to pseudo-negatives (None: none can be drawn yet)."""
+        present = self._labels.present_classes()
+        if len(present) < 2:
+            return None
+        return max(present, key=self._labels.count)  # the background class
+
+    def _fit_estimator(self, rows, values):
+        if np.unique(values).shape[0] >= 2:
+            est = clone(self._make_estimator()).fit(self.X_[rows], values)
+            if self.query_strategy_.requires_estimator:
+                self.query_strategy_.check_estimator(est)
+            return est
+        return CentroidClassifier().fit(self.X_[rows], values)
+
+    def _pseudo_negative_rows(self, ranker):
+        """Draw this refit's pseudo-negatives with ``ranker``'s ranking."""
+        neg = self._negative_value()
+        if not self.pseudo_negatives or neg is None:
+            return np.empty(0, dtype=np.int64), neg
+        n_neg = self._labels.count(neg)
+        count = n_pseudo_negatives(
+            self.pseudo_negatives, self._labels.n_labeled - n_neg, n_neg
+        )
+        pos = self._positive_value()
+
+        def rank(X):
+            if pos is not None:
+                return positive_scores(ranker, X, pos=pos)
+            return positive_scores(ranker, X, neg=neg)
+
+        rows = draw_pseudo_negatives(
+            self.X_,
+            self.excluded_,
+            count,
+            rank,
+            self.random_state_,
+            scans_all=self.pool_.scans_all,
+        )
+        return rows, neg
+
     def _refit(self):
         t0 = time.perf_counter()
         rows, values = self._labels.training_set()
-        present = self._labels.present_classes()
-        if len(present) >= 2:
-            est = clone(self._make_estimator())
-            est.fit(self.X_[rows], values)
-            if self.query_strategy_.requires_estimator:
-                self.query_strategy_.check_estimator(est)
+        ranker = getattr(self, "estimator_", None)
+        if ranker is None:
+            ranker = self._fit_estimator(rows, values)
+        pseudo, neg = self._pseudo_negative_rows(ranker)
+        if pseudo.size:
+            rows = np.concatenate([rows, pseudo])
+            values = np.concatenate(
+                [values, np.full(pseudo.shape[0], neg, dtype=values.dtype)]
+            )
+            self.estimator_ = self._fit_estimator(rows, values)
+        elif ranker is not getattr(self, "estimator_", None):
+            self.estimator_ = ranker
         else:
-            est = CentroidClassifier().fit(self.X_[rows], values)
-        self.estimator_ = est
+            self.estimator_ = self._fit_estimator(rows, values)
+        self.pseudo_negatives_ = pseudo
         self.classes_ = self._labels.classes()
         self.n_labeled_ = self._labels.n_labeled
         self._after_labels()
@@ -240,6 +289,17 @@ class _BaseActive(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             return np.empty(0, np.int64), np.empty(0, np.float64)
         return np.concatenate(cand).astype(np.int64), np.concatenate(scores)
 
+    def _query_anywhere(self, strategy, cand, scores, seed, ctx):
+        """Add the neighbours of the most uncertain row's projection to the pool."""
+        best = cand[top_k(scores, tie_break_keys(cand, seed), 1)]
+        point = strategy.project(self.estimator_, self.X_[best])
+        joined = self.pool_.add_near(point, strategy.n_neighbors)
+        if joined.size == 0:
+            return cand, scores
+        cand = np.concatenate([cand, joined])
+        scores = np.concatenate([scores, self._score(strategy, joined, ctx)])
+        return cand, scores
+
     def query(self, batch_size=None):
         """Pick the rows a human should label next.
 
@@ -270,6 +330,8 @@ class _BaseActive(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         else:
             cand = self.pool_.candidates()
             scores = self._score(strategy, cand, ctx)
+        if getattr(strategy, "queries_anywhere", False) and cand.size:
+            cand, scores = self._query_anywhere(strategy, cand, scores, seed, ctx)
         rescore = None
         if strategy.sequential:
 
@@ -410,6 +472,13 @@ class ActiveLearner(_BaseActive):
         :class:`~skseals.pool.RandomSubsetPool` (cloned in ``fit``).
     batch_size : int, default=100
         Rows returned by ``query()`` when it is called without a size.
+    pseudo_negatives : float >= 0, default=0.0
+        Mullapudi et al.'s pseudo-negatives: at each refit, f·(|Lp| + 0.1·|Ln|)
+        unlabeled rows drawn uniformly from the bottom half of the current
+        ranking join the training set as negatives (0 turns it off). For an
+        ActiveLearner the negative class is the most frequent labeled class
+        (none are drawn before two classes are labeled); |Lp| counts the other
+        labeled rows. See ``pseudo_negatives_``.
     random_state : int, RandomState instance or None, default=None
         The one source of randomness (tie-breaking, random pools).
 
@@ -430,6 +499,10 @@ class ActiveLearner(_BaseActive):
     history_ : list of dict
         One entry per round (round 0 is ``fit``): ``n_labeled``, ``pool_size``
         and the seconds spent in selection, neighbour search and training.
+    pseudo_negatives_ : ndarray of int64
+        Rows used as pseudo-negatives in the last refit (sorted). They are
+        machine labels: never in ``labels_``, never counted in ``n_labeled_``,
+        and still unlabeled candidates.
     random_state_ : RandomState
         The random state in use.
     X_ : ndarray
@@ -460,10 +533,12 @@ class ActiveLearner(_BaseActive):
         query_strategy="entropy",
         pool="knn",
         batch_size=100,
+        pseudo_negatives=0.0,
         random_state=None,
     ):
         self.estimator = estimator
         self.query_strategy = query_strategy
         self.pool = pool
         self.batch_size = batch_size
+        self.pseudo_negatives = pseudo_negatives
         self.random_state = random_state

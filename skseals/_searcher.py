@@ -36,6 +36,14 @@ class ActiveSearcher(_BaseActive):
         The class searched for.
     neg_label : int, float, str or bool, default=0
         The other class.
+    pseudo_negatives : float >= 0, default=0.0
+        Mullapudi et al.'s pseudo-negatives: at each refit, f·(|Lp| + 0.1·|Ln|)
+        unlabeled rows drawn uniformly from the bottom half of the current
+        ranking are trained on as ``neg_label`` (0 turns it off). With
+        positives only, this trains a real classifier from the first round.
+        On a pool that does not scan every row, the bottom half is estimated
+        from a uniform sample of max(10·count, 1000) rows (rows below the
+        sample's median), so the cost does not grow with ``n_samples``.
     random_state : int, RandomState instance or None, default=None
         The one source of randomness.
 
@@ -81,6 +89,7 @@ class ActiveSearcher(_BaseActive):
         batch_size=100,
         pos_label=1,
         neg_label=0,
+        pseudo_negatives=0.0,
         random_state=None,
     ):
         self.estimator = estimator
@@ -89,6 +98,7 @@ class ActiveSearcher(_BaseActive):
         self.batch_size = batch_size
         self.pos_label = pos_label
         self.neg_label = neg_label
+        self.pseudo_negatives = pseudo_negatives
         self.random_state = random_state
 
     def _fixed_classes(self):
@@ -114,6 +124,9 @@ class ActiveSearcher(_BaseActive):
 
     def _positive_value(self):
         return self.pos_label
+
+    def _negative_value(self):
+        return self.neg_label
 
     def _check_seed_labels(self, labels):
         if labels.count(self.pos_label) == 0:

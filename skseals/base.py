@@ -138,6 +138,13 @@ class BaseCandidatePool(BaseEstimator, metaclass=ABCMeta):
     def prefetch(self, rows):
         """Hint: ``expand`` will likely be called on these rows this round."""
 
+    def add_near(self, vectors, n_neighbors=None):
+        """Add the nearest available rows of ``vectors``; return rows that joined.
+
+        Pools whose candidates are every row (or a random subset) add nothing.
+        """
+        return np.empty(0, dtype=np.int64)
+
     def lookahead(self):
         """Rows likely to join this round (scored ahead in one batch)."""
         return np.empty(0, dtype=np.int64)

@@ -224,6 +224,33 @@ class KNNPool(BaseCandidatePool):
             self._member_list = self._member_list[keep]
         return self._member_list
 
+    def add_near(self, vectors, n_neighbors=None):
+        """Add the nearest available rows of each vector (a search over all rows)."""
+        k = self.n_neighbors if n_neighbors is None else n_neighbors
+        vectors = np.atleast_2d(vectors)
+        n_index = getattr(self.index_, "n_features_in_", vectors.shape[1])
+        if vectors.shape[1] != n_index:
+            raise ValueError(
+                f"Cannot search the index ({n_index} features) with vectors of "
+                f"{vectors.shape[1]} features: the index was built on other "
+                "features than the classifier's, and query-anywhere works in the "
+                "classifier's space. Build the index on the classifier's features."
+            )
+        t0 = time.perf_counter()
+        _, ind = self.index_.search(
+            np.asarray(vectors, dtype=np.float32), k, exclude=self._excluded
+        )
+        self._knn_seconds += time.perf_counter() - t0
+        rows = np.unique(np.asarray(ind, dtype=np.int64).ravel())
+        rows = rows[rows >= 0]
+        joined = rows[~(self._members.contains(rows) | self._excluded.contains(rows))]
+        if joined.size:
+            self._members.add(joined)
+            self._member_chunks.append(joined)
+            if self.density_ is not None:
+                self.density_.add(joined)
+        return joined
+
     def lookahead(self):
         """Rows that would join if a prefetched row were picked now (sorted).
 

@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ..base import BaseCandidatePool
+from ..utils import sample_available
 from ._density import DensitySum
 
 __all__ = ["RandomSubsetPool"]
@@ -66,26 +67,12 @@ class RandomSubsetPool(BaseCandidatePool):
         return min(int(np.ceil(self.fraction * n_available)), n_available)
 
     def begin_round(self, random_state):
-        n = self.n_samples_fit_
-        n_available = n - len(self._excluded)
+        n_available = self.n_samples_fit_ - len(self._excluded)
         m = self._target_size(n_available)
-        if m == 0:
-            rows = np.empty(0, dtype=np.int64)
-        elif 2 * m > n_available:
-            # Dense case: enumerate (rare: the pool is most of what is left).
-            avail = np.flatnonzero(~self._excluded.dense())
-            rows = np.sort(random_state.choice(avail, m, replace=False))
-        else:
-            # Rejection sampling: O(m) expected while most rows are available.
-            rows = np.empty(0, dtype=np.int64)
-            while rows.shape[0] < m:
-                draw = random_state.randint(0, n, size=2 * (m - rows.shape[0]) + 16)
-                draw = draw[~self._excluded.contains(draw)]
-                rows = np.union1d(rows, draw)
-            rows = np.sort(random_state.choice(rows, m, replace=False))
+        rows = sample_available(self._excluded, m, random_state)
         self._members = rows.astype(np.int64)
         if self._track_density:
-            self.density_ = DensitySum(self._X, n)
+            self.density_ = DensitySum(self._X, self.n_samples_fit_)
             self.density_.add(self._members)
 
     def candidates(self):

@@ -6,6 +6,7 @@ draws random numbers: the learner breaks ties with its own random state.
 """
 
 from ._adaptive import Adaptive
+from ._anywhere import QueryAnywhere
 from ._density import InformationDensity
 from ._diversity import KCenterGreedy
 from ._random import RandomQuery
@@ -22,6 +23,7 @@ __all__ = [
     "Margin",
     "MaxEntropy",
     "MostLikelyPositive",
+    "QueryAnywhere",
     "RandomQuery",
     "STRATEGY_ALIASES",
     "make_strategy",

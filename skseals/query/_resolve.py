@@ -6,6 +6,7 @@ from sklearn.base import clone
 
 from ..base import BaseQueryStrategy
 from ._adaptive import Adaptive
+from ._anywhere import QueryAnywhere
 from ._density import InformationDensity
 from ._diversity import KCenterGreedy
 from ._random import RandomQuery
@@ -24,6 +25,7 @@ STRATEGY_ALIASES = {
     "random": RandomQuery,
     "kcenter": KCenterGreedy,
     "adaptive": Adaptive,
+    "query_anywhere": QueryAnywhere,
 }
 
 
@@ -60,7 +62,7 @@ def make_strategy(query_strategy: str | BaseQueryStrategy) -> BaseQueryStrategy:
     query_strategy : str or BaseQueryStrategy
         One of the aliases ``"entropy"``, ``"margin"``, ``"least_confidence"``,
         ``"most_likely_positive"``, ``"information_density"``, ``"random"``,
-        ``"kcenter"``, ``"adaptive"`` (a new instance with default parameters),
+        ``"kcenter"``, ``"adaptive"``, ``"query_anywhere"`` (a new instance with default parameters),
         or a strategy object, which is cloned (:func:`sklearn.base.clone`) so
         that the object passed in is never modified or shared.
 

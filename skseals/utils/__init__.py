@@ -2,6 +2,7 @@
 
 from ._bitmap import RowBitmap
 from ._optional import import_optional
+from ._sampling import sample_available
 from ._selection import best_of, tie_break_keys, top_k
 from ._validation import check_batch_size, check_indices, check_label_values
 
@@ -12,6 +13,7 @@ __all__ = [
     "check_indices",
     "check_label_values",
     "import_optional",
+    "sample_available",
     "tie_break_keys",
     "top_k",
 ]

@@ -1,0 +1,72 @@
+"""Pseudo-negatives (Mullapudi et al.): machine-labeled negatives from the bottom
+of the ranking."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .utils import sample_available
+
+__all__ = ["n_pseudo_negatives", "draw_pseudo_negatives", "positive_scores"]
+
+#: Rows sampled per pseudo-negative drawn on a pool that does not scan all rows.
+_OVERSAMPLE = 10
+_MIN_SAMPLE = 1000
+
+
+def n_pseudo_negatives(fraction, n_positive, n_negative):
+    """Mullapudi et al.'s count: f·(|Lp| + 0.1·|Ln|), rounded."""
+    return int(round(fraction * (n_positive + 0.1 * n_negative)))
+
+
+def positive_scores(estimator, X, pos=None, neg=None):
+    """How positive each row looks to ``estimator`` (higher = more positive).
+
+    ``pos`` is the positive class (active search), or ``neg`` the negative
+    class (then the score is ``-P(neg)``). Uses ``predict_proba`` where there is
+    one, else a binary ``decision_function``.
+    """
+    classes = list(estimator.classes_)
+    if len(classes) == 1 or not hasattr(estimator, "predict_proba"):
+        df = np.asarray(estimator.decision_function(X), dtype=np.float64)
+        if df.ndim > 1:
+            raise TypeError(
+                "pseudo_negatives needs predict_proba or a binary decision_function."
+            )
+        if len(classes) == 1:
+            return df  # cold start: similarity to the positives' centroid
+        upper_is_pos = classes[1] == pos if pos is not None else classes[0] == neg
+        return df if upper_is_pos else -df
+    proba = estimator.predict_proba(X)
+    if pos is not None:
+        return proba[:, classes.index(pos)]
+    return -proba[:, classes.index(neg)]
+
+
+def draw_pseudo_negatives(X, excluded, count, rank, random_state, *, scans_all):
+    """``count`` available rows drawn uniformly from the bottom half of the ranking.
+
+    With ``scans_all`` (a full-scan pool) every available row is ranked. Else,
+    to keep the cost independent of ``n_samples``, a uniform sample of
+    ``max(10·count, 1000)`` available rows is ranked and the rows below the
+    sample's median stand for the bottom half of the whole ranking (an
+    approximation: the sample median estimates the population median).
+    """
+    if count <= 0:
+        return np.empty(0, dtype=np.int64)
+    if scans_all:
+        rows = np.flatnonzero(~excluded.dense()).astype(np.int64)
+    else:
+        size = max(_OVERSAMPLE * count, _MIN_SAMPLE)
+        rows = sample_available(excluded, size, random_state)
+    if rows.size == 0:
+        return rows
+    scores = np.concatenate(
+        [rank(X[rows[s : s + 65536]]) for s in range(0, rows.shape[0], 65536)]
+    )
+    median = np.median(scores)
+    bottom = rows[scores < median]
+    if bottom.size == 0:  # ties everywhere: everything is "at the median"
+        bottom = rows[scores <= median]
+    take = min(count, bottom.shape[0])
+    return np.sort(random_state.choice(bottom, take, replace=False)).astype(np.int64)
