@@ -497,6 +497,7 @@ def test_make_strategy_aliases_are_complete():
         "random",
         "kcenter",
         "adaptive",
+        "query_anywhere",
     }
 
 

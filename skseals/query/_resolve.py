@@ -62,9 +62,10 @@ def make_strategy(query_strategy: str | BaseQueryStrategy) -> BaseQueryStrategy:
     query_strategy : str or BaseQueryStrategy
         One of the aliases ``"entropy"``, ``"margin"``, ``"least_confidence"``,
         ``"most_likely_positive"``, ``"information_density"``, ``"random"``,
-        ``"kcenter"``, ``"adaptive"``, ``"query_anywhere"`` (a new instance with default parameters),
-        or a strategy object, which is cloned (:func:`sklearn.base.clone`) so
-        that the object passed in is never modified or shared.
+        ``"kcenter"``, ``"adaptive"``, ``"query_anywhere"`` (a new instance
+        with default parameters), or a strategy object, which is cloned
+        (:func:`sklearn.base.clone`) so that the object passed in is never
+        modified or shared.
 
     Returns
     -------
