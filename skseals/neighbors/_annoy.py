@@ -116,7 +116,7 @@ class AnnoyIndex(_BaseIndex):
     def _convert(self, dist):
         if self.metric == "cosine":
             dist = np.nan_to_num(dist, nan=0.0)  # sqrt(2 - 2cos) of a tiny negative
-            return np.maximum(1.0 - 0.5 * dist * dist, 0.0)
+            return 0.5 * dist * dist  # 1 - cos
         if self.metric == "inner_product":
             return -dist
         return dist

@@ -17,6 +17,7 @@ import numbers
 import os
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -209,10 +210,15 @@ class _BaseIndex(BaseNeighborIndex):
     # -- validation ----------------------------------------------------------
     def _prepare(self, X, *, reset):
         V = validate_data(
-            self, X, reset=reset, dtype=np.float32, order="C", ensure_min_samples=1
+            self,
+            X,
+            reset=reset,
+            dtype=np.float32,
+            order="C",
+            ensure_min_samples=1 if reset else 0,
         )
         if self.metric == "cosine":
-            shared = isinstance(X, np.ndarray) and np.shares_memory(V, X)
+            shared = isinstance(X, np.ndarray) and np.may_share_memory(V, X)
             V = normalize_rows(V, copy=shared)
         return V
 
@@ -247,7 +253,7 @@ class _BaseIndex(BaseNeighborIndex):
         return rows
 
     # -- public API ----------------------------------------------------------
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: None = None) -> _BaseIndex:
         """Build the index over every row of ``X``.
 
         Parameters
@@ -270,7 +276,7 @@ class _BaseIndex(BaseNeighborIndex):
         return self
 
     def search(
-        self, Q, n_neighbors: int, *, exclude: RowBitmap | None = None
+        self, Q: ArrayLike, n_neighbors: int, *, exclude: RowBitmap | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """The ``n_neighbors`` nearest indexed rows of each query vector.
 
@@ -295,7 +301,7 @@ class _BaseIndex(BaseNeighborIndex):
         return self._search_vectors(V, k, exclude)
 
     def search_rows(
-        self, rows, n_neighbors: int, *, exclude: RowBitmap | None = None
+        self, rows: ArrayLike, n_neighbors: int, *, exclude: RowBitmap | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Like :meth:`search`, with indexed rows as queries.
 

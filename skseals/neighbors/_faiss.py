@@ -73,7 +73,7 @@ class FaissIndex(_BaseIndex):
         None means 64.
     train_size : int or None, default=None
         Rows sampled (with ``random_state``) to train IVF / PQ / SQ indexes;
-        None means ``max(50_000, 64 nlist)``, capped at the number of rows.
+        None means ``max(50_000, 40 nlist)``, capped at the number of rows.
     random_state : int, RandomState instance or None, default=None
         Seeds the training sample and faiss k-means. Flat and IVF indexes are
         then reproducible; faiss builds HNSW graphs with several threads, so
@@ -157,7 +157,7 @@ class FaissIndex(_BaseIndex):
         n = V.shape[0]
         ivf = faiss.try_extract_index_ivf(index)
         nlist = ivf.nlist if ivf is not None else 0
-        size = self.train_size or max(50_000, 64 * nlist)
+        size = self.train_size or max(50_000, 40 * nlist)
         if nlist > min(n, size):
             raise ValueError(
                 f"factory={self.factory_!r} has {nlist} inverted lists but only "
@@ -167,6 +167,10 @@ class FaissIndex(_BaseIndex):
             )
         if ivf is not None:
             ivf.cp.seed = int(rng.randint(np.iinfo(np.int32).max))
+        down = faiss.downcast_index(ivf if ivf is not None else index)
+        if hasattr(down, "do_polysemous_training"):
+            # Only useful for polysemous search (off by default), and very slow.
+            down.do_polysemous_training = False
         sample = V
         if size < n:
             sample = V[np.sort(rng.choice(n, size, replace=False))]

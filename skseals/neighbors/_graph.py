@@ -6,11 +6,12 @@ import os
 from numbers import Integral
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..utils import import_optional
+from ..utils import RowBitmap, import_optional
 from ._common import _BaseIndex, compact, read_meta, write_meta
 from ._resolve import make_index
 
@@ -97,7 +98,7 @@ class KNNGraph(_BaseIndex):
         self.batch_size = batch_size
         self.verbose = verbose
 
-    def fit(self, X, y=None):
+    def fit(self, X: ArrayLike, y: None = None) -> KNNGraph:
         """Compute the neighbour table of every row of ``X``.
 
         Parameters
@@ -145,7 +146,9 @@ class KNNGraph(_BaseIndex):
             keep[keep] = ~exclude.contains(I[keep])
         return compact(D, I, keep, k)
 
-    def search(self, Q, n_neighbors: int, *, exclude=None):
+    def search(
+        self, Q: ArrayLike, n_neighbors: int, *, exclude: RowBitmap | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Search query vectors with the index the graph was built with.
 
         Parameters

@@ -112,7 +112,7 @@ class HNSWIndex(_BaseIndex):
     def _reset_marks(self):
         self._marked = np.empty(0, dtype=np.int64)
         self._mirror = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def _build(self, V):
         seed = int(
@@ -130,8 +130,18 @@ class HNSWIndex(_BaseIndex):
         self.index_ = index
         self._reset_marks()
 
-    def _row_vectors(self, rows):
-        return np.asarray(self.index_.get_items(rows, return_type="numpy"), np.float32)
+    def _search_rows(self, rows, k, exclude):
+        with self._lock:
+            # hnswlib will not give back a row marked deleted: unmark it first
+            # (the search below marks again whatever ``exclude`` holds).
+            hidden = np.intersect1d(rows, self._marked)
+            if hidden.size:
+                self._mirror = None
+                for row in hidden.tolist():
+                    self.index_.unmark_deleted(row)
+                self._marked = np.setdiff1d(self._marked, hidden, assume_unique=True)
+            V = self.index_.get_items(rows, return_type="numpy")
+            return self._search_vectors(np.asarray(V, dtype=np.float32), k, exclude)
 
     # -- exclusion mirror ------------------------------------------------------
     def _apply(self, exclude):
@@ -203,7 +213,7 @@ class HNSWIndex(_BaseIndex):
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._mirror = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         if "index_" in state:
             self.index_.set_ef(self.ef)  # hnswlib does not always keep ef
 

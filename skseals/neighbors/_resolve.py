@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..base import METRICS
+from ..base import METRICS, BaseNeighborIndex
 
 __all__ = ["INDEX_ALIASES", "make_index"]
 
@@ -17,8 +17,10 @@ def _is_index(obj):
 
 
 def make_index(
-    index="faiss", metric: str | None = "cosine", n_samples: int | None = None
-):
+    index: str | BaseNeighborIndex = "faiss",
+    metric: str | None = "cosine",
+    n_samples: int | None = None,
+) -> BaseNeighborIndex:
     """Resolve an index alias or object into an index instance.
 
     Aliases give a new unfitted index with ``metric``: "exact"
