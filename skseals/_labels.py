@@ -59,6 +59,30 @@ class LabelStore:
             np.int64
         )
 
+    @classmethod
+    def from_state(cls, n_samples, meta, arrays):
+        """Rebuild a store saved as labeled rows + codes (see SessionMixin)."""
+        new = cls.__new__(cls)
+        new.dtype = np.dtype(meta["dtype"])
+        new.numeric = meta["numeric"]
+        new.values = list(meta["values"])
+        new.code_of = {v: i for i, v in enumerate(new.values)}
+        new.fixed = meta["fixed"]
+        dtype = np.int8 if len(new.values) < 127 else np.int16
+        new.codes = np.full(n_samples, UNLABELED_CODE, dtype=dtype)
+        rows = arrays["labeled_rows"].astype(np.int64)
+        codes = arrays["labeled_codes"].astype(np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= n_samples):
+            raise ValueError("saved labeled rows lie outside X.")
+        if codes.size and (codes.min() < 0 or codes.max() >= len(new.values)):
+            raise ValueError("saved label codes do not match the saved classes.")
+        new.codes[rows] = codes
+        new.labeled_rows = rows
+        new.skipped_rows = arrays["skipped_rows"].astype(np.int64)
+        new.codes[new.skipped_rows] = SKIPPED_CODE
+        new.counts = np.bincount(codes, minlength=len(new.values)).astype(np.int64)
+        return new
+
     # -- reading -------------------------------------------------------------
     @property
     def n_labeled(self):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from numbers import Integral, Real
 
@@ -18,6 +19,7 @@ from ._cold_start import CentroidClassifier
 from ._greedy import select_batch
 from ._labels import LabelStore
 from ._pseudo import draw_pseudo_negatives, n_pseudo_negatives, positive_scores
+from ._session import SessionMixin
 from .base import UNLABELED, BaseCandidatePool, BaseQueryStrategy, QueryContext
 from .pool import make_pool
 from .utils import RowBitmap, check_batch_size, check_indices, tie_break_keys, top_k
@@ -37,7 +39,7 @@ def _estimator_has(attr):
     return check
 
 
-class _BaseActive(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Shared machinery of ActiveLearner and ActiveSearcher."""
 
     _parameter_constraints = {
@@ -46,6 +48,7 @@ class _BaseActive(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         "pool": [str, BaseCandidatePool],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "pseudo_negatives": [Interval(Real, 0, None, closed="left")],
+        "journal": [str, os.PathLike, None],
         "random_state": ["random_state"],
     }
 
@@ -81,6 +84,10 @@ class _BaseActive(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self : object
             The fitted learner.
         """
+        with self._state_lock():
+            return self._fit(X, y)
+
+    def _fit(self, X, y):
         from .query import make_strategy
 
         self._validate_params()
@@ -117,12 +124,14 @@ class _BaseActive(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self._check_seed_labels(labels)
         strategy = make_strategy(self.query_strategy)
         pool = make_pool(self.pool)
+        self._open_journal(X, labels)  # replays an existing journal onto labels
 
         self.random_state_ = check_random_state(self.random_state)
         self.X_ = X
         self._labels = labels
         self.excluded_ = RowBitmap(X.shape[0])
         self.excluded_.add(labels.labeled_rows)
+        self.excluded_.add(labels.skipped_rows)
         self.pending_ = RowBitmap(X.shape[0])
         self.query_strategy_ = strategy
         self.history_ = []
@@ -316,6 +325,10 @@ class _BaseActive(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             taught. Fewer than ``batch_size`` rows (possibly none) when the
             candidate pool runs out.
         """
+        with self._state_lock():
+            return self._query(batch_size)
+
+    def _query(self, batch_size):
         check_is_fitted(self, "X_")
         b = check_batch_size(self.batch_size if batch_size is None else batch_size)
         t0 = time.perf_counter()
@@ -380,11 +393,16 @@ class _BaseActive(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         ValueError, TypeError
             On bad input, naming the argument; the learner is left unchanged.
         """
-        check_is_fitted(self, "X_")
-        idx = check_indices(indices, self.X_.shape[0])
-        codes, new_values = self._labels.prepare(idx, labels)
-        if idx.size == 0:
-            return self
+        with self._state_lock():
+            check_is_fitted(self, "X_")
+            idx = check_indices(indices, self.X_.shape[0])
+            codes, new_values = self._labels.prepare(idx, labels)
+            if idx.size == 0:
+                return self
+            self._journal_append(idx, labels)  # durable before anything changes
+            return self._apply_teach(idx, codes, new_values)
+
+    def _apply_teach(self, idx, codes, new_values):
         self._labels.apply(idx, codes, new_values)
         self.excluded_.add(idx)
         self.pending_.discard(idx)
@@ -479,6 +497,12 @@ class ActiveLearner(_BaseActive):
         ActiveLearner the negative class is the most frequent labeled class
         (none are drawn before two classes are labeled); |Lp| counts the other
         labeled rows. See ``pseudo_negatives_``.
+    journal : str or path-like, default=None
+        A file that makes the session durable: every ``teach()`` appends its
+        rows and labels (skips included) and fsyncs before returning. ``fit``
+        with an existing journal replays it on top of ``y``, so a crashed
+        session resumes with every label whose ``teach()`` had returned. A torn
+        last record is ignored; a journal written for other data is refused.
     random_state : int, RandomState instance or None, default=None
         The one source of randomness (tie-breaking, random pools).
 
@@ -534,6 +558,7 @@ class ActiveLearner(_BaseActive):
         pool="knn",
         batch_size=100,
         pseudo_negatives=0.0,
+        journal=None,
         random_state=None,
     ):
         self.estimator = estimator
@@ -541,4 +566,5 @@ class ActiveLearner(_BaseActive):
         self.pool = pool
         self.batch_size = batch_size
         self.pseudo_negatives = pseudo_negatives
+        self.journal = journal
         self.random_state = random_state

@@ -44,6 +44,8 @@ class ActiveSearcher(_BaseActive):
         On a pool that does not scan every row, the bottom half is estimated
         from a uniform sample of max(10·count, 1000) rows (rows below the
         sample's median), so the cost does not grow with ``n_samples``.
+    journal : str or path-like, default=None
+        Durable session journal, as for :class:`ActiveLearner`.
     random_state : int, RandomState instance or None, default=None
         The one source of randomness.
 
@@ -90,6 +92,7 @@ class ActiveSearcher(_BaseActive):
         pos_label=1,
         neg_label=0,
         pseudo_negatives=0.0,
+        journal=None,
         random_state=None,
     ):
         self.estimator = estimator
@@ -99,6 +102,7 @@ class ActiveSearcher(_BaseActive):
         self.pos_label = pos_label
         self.neg_label = neg_label
         self.pseudo_negatives = pseudo_negatives
+        self.journal = journal
         self.random_state = random_state
 
     def _fixed_classes(self):

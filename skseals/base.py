@@ -164,6 +164,14 @@ class BaseCandidatePool(BaseEstimator, metaclass=ABCMeta):
         """Seconds spent in neighbour search since the last call."""
         return 0.0
 
+    def get_state(self):
+        """The fitted state as a dict of numpy arrays (for saved sessions)."""
+        return {}
+
+    def set_state(self, X, excluded, state, index=None):
+        """Restore what :meth:`get_state` returned, without searching anything."""
+        return self
+
 
 class BaseNeighborIndex(BaseEstimator, metaclass=ABCMeta):
     """A nearest-neighbour index over the rows of the X it was fitted on.

@@ -49,6 +49,16 @@ class DensitySum:
             self.sum -= unit_rows(self._X[rows]).sum(axis=0)
             self.counted.discard(rows)
 
+    def get_state(self):
+        return {"density_sum": self.sum.copy(), "density_rows": self.counted.ids()}
+
+    @classmethod
+    def from_state(cls, X, n_rows, state):
+        new = cls(X, n_rows)
+        new.sum = np.asarray(state["density_sum"], dtype=np.float64).copy()
+        new.counted.add(state["density_rows"])
+        return new
+
     def add_block(self, start, stop, mask):
         """Count rows ``start:stop`` where ``mask`` is True (full-scan seeding)."""
         rows = np.arange(start, stop, dtype=np.int64)[mask]

@@ -66,6 +66,17 @@ class FullScanPool(BaseCandidatePool):
         if self.density_ is not None:
             self.density_.remove(rows)
 
+    def get_state(self):
+        return {} if self.density_ is None else self.density_.get_state()
+
+    def set_state(self, X, excluded, state, index=None):
+        self._excluded = excluded
+        self.n_samples_fit_ = X.shape[0]
+        self.density_ = None
+        if "density_sum" in state:
+            self.density_ = DensitySum.from_state(X, X.shape[0], state)
+        return self
+
     def density(self):
         if self.density_ is None:
             return None, 0

@@ -279,6 +279,52 @@ class KNNPool(BaseCandidatePool):
             return None, 0
         return self.density_.sum, self.density_.count
 
+    def get_state(self):
+        rows = np.fromiter(self._cache, dtype=np.int64, count=len(self._cache))
+        width = max((len(v) for v in self._cache.values()), default=0)
+        lists = np.full((rows.shape[0], width), -1, dtype=np.int64)
+        for i, neigh in enumerate(self._cache.values()):
+            lists[i, : len(neigh)] = neigh
+        state = {
+            "members": self._members.ids(),
+            "expanded": self._expanded.ids(),
+            "cache_rows": rows,
+            "cache_lists": lists,
+            "cache_lengths": np.array([len(v) for v in self._cache.values()], np.int64),
+            "build_seconds": np.float64(self.build_seconds_),
+        }
+        if self.density_ is not None:
+            state.update(self.density_.get_state())
+        return state
+
+    def set_state(self, X, excluded, state, index=None):
+        self._validate_params()
+        n = X.shape[0]
+        self.index_ = index if index is not None else self._fit_index(X)
+        self.build_seconds_ = float(state.get("build_seconds", 0.0))
+        self._knn_seconds = 0.0
+        self.n_samples_fit_ = n
+        self._X = X
+        self._excluded = excluded
+        self._members = RowBitmap(n)
+        self._members.add(state["members"])
+        self._member_list = self._members.ids().copy()
+        self._member_chunks = []
+        self._expanded = RowBitmap(n)
+        self._expanded.add(state["expanded"])
+        self._cache = {}
+        for row, neigh, length in zip(
+            state["cache_rows"].tolist(),
+            state["cache_lists"],
+            state["cache_lengths"].tolist(),
+            strict=True,
+        ):
+            self._cache[row] = np.array(neigh[:length], dtype=np.int64)
+        self.density_ = None
+        if "density_sum" in state:
+            self.density_ = DensitySum.from_state(X, n, state)
+        return self
+
     def pop_knn_seconds(self):
         seconds, self._knn_seconds = self._knn_seconds, 0.0
         return seconds

@@ -90,6 +90,23 @@ class RandomSubsetPool(BaseCandidatePool):
         if self.density_ is not None:
             self.density_.remove(rows)
 
+    def get_state(self):
+        state = {"members": self._members.copy()}
+        if self.density_ is not None:
+            state.update(self.density_.get_state())
+        return state
+
+    def set_state(self, X, excluded, state, index=None):
+        self._X = X
+        self._excluded = excluded
+        self.n_samples_fit_ = X.shape[0]
+        self._members = np.asarray(state["members"], dtype=np.int64)
+        self._track_density = "density_sum" in state
+        self.density_ = None
+        if self._track_density:
+            self.density_ = DensitySum.from_state(X, X.shape[0], state)
+        return self
+
     def density(self):
         if self.density_ is None:
             return None, 0

@@ -15,6 +15,7 @@ _EXTRAS = {
     "tqdm": ("progress", "progress bars"),
     "tqdm.auto": ("progress", "progress bars"),
     "pandas": ("bench", "result tables"),
+    "skops.io": ("persist", "saving a session with a custom estimator"),
 }
 
 

@@ -1,0 +1,217 @@
+"""Durable labeling sessions: the journal, save / resume, and the state lock."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._journal import Journal, data_fingerprint, to_json_labels
+from ._labels import LabelStore
+from .utils import RowBitmap
+
+__all__ = ["SessionMixin"]
+
+
+class SessionMixin:
+    """Journal, ``save`` and the lock shared by ActiveLearner and ActiveSearcher.
+
+    Thread safety: ``fit``, ``query``, ``teach`` and ``save`` hold one
+    re-entrant lock per learner, so two annotator threads may call
+    ``query``/``teach`` on one learner; each call sees and leaves a consistent
+    state, and rows pending for one thread are never returned to the other.
+    """
+
+    # -- lock ------------------------------------------------------------------
+    @contextmanager
+    def _state_lock(self):
+        lock = self.__dict__.setdefault("_lock", threading.RLock())
+        with lock:
+            yield
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_lock", None)
+        return state
+
+    # -- journal ---------------------------------------------------------------
+    def _journal_header(self, X, labels):
+        classes = labels.values if labels.fixed else sorted(labels.present_classes())
+        return {
+            "n_samples": int(X.shape[0]),
+            "n_features": int(X.shape[1]),
+            "fingerprint": data_fingerprint(X),
+            "kind": type(self).__name__,
+            "classes": to_json_labels(classes),
+        }
+
+    def _open_journal(self, X, labels):
+        """Create the journal, or replay it on top of ``labels`` (fit)."""
+        self._journal_records = 0
+        if self.journal is None:
+            return
+        journal = Journal(self.journal)
+        header = self._journal_header(X, labels)
+        if not journal.exists():
+            journal.create(header)
+            return
+        found, records = journal.read()
+        journal.check_header(found, header)
+        for record in records:
+            _replay(labels, record)
+        self._journal_records = len(records)
+
+    def _journal_append(self, idx, labels):
+        if self.journal is not None:
+            values = np.asarray(labels, dtype=object).ravel()
+            Journal(self.journal).append(idx, values)
+            self._journal_records += 1
+
+    # -- save / restore --------------------------------------------------------
+    def save(self, path, *, overwrite=False, include_index=True):
+        """Save the session to the directory ``path``; resume with ``skseals.load``.
+
+        Stores the parameters, labels and skips, pending rows, the candidate
+        pool's membership and neighbour lists, pseudo-negatives, the round
+        history and the random state, as JSON and ``.npz`` (plus a skops file
+        for a non-default estimator), each file listed with its SHA-256 in a
+        manifest. The index (or KNNGraph) is written in its own library's
+        format (faiss ``write_index``, hnswlib ``save_index``, Annoy ``save``,
+        .npy); with ``include_index=False`` it is not, and ``skseals.load``
+        takes it back through its ``index`` argument. The write is atomic: a
+        crash leaves the previous session intact.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Directory to create.
+        overwrite : bool, default=False
+            Replace an existing directory.
+        include_index : bool, default=True
+            Save the neighbour index with the session.
+        """
+        from ._persistence import save_session
+
+        with self._state_lock():
+            check_is_fitted(self, "X_")
+            save_session(self, path, overwrite=overwrite, include_index=include_index)
+
+    def _session_state(self):
+        labels = self._labels
+        _, keys, pos, has_gauss, cached = self.random_state_.get_state()
+        arrays = {
+            "labeled_rows": labels.labeled_rows,
+            "labeled_codes": labels.codes[labels.labeled_rows].astype(np.int16),
+            "skipped_rows": labels.skipped_rows,
+            "pending_rows": self.pending_.ids(),
+            "pseudo_negatives": self.pseudo_negatives_,
+            "rng_keys": keys,
+        }
+        arrays.update({f"pool__{k}": v for k, v in self.pool_.get_state().items()})
+        return {
+            "format": "skseals-session",
+            "version": 1,
+            "class": type(self).__name__,
+            "n_samples": int(self.X_.shape[0]),
+            "n_features": int(self.X_.shape[1]),
+            "fingerprint": data_fingerprint(self.X_),
+            "labels": {
+                "dtype": labels.dtype.str,
+                "numeric": labels.numeric,
+                "values": to_json_labels(labels.values),
+                "fixed": labels.fixed,
+            },
+            "rng": {
+                "pos": int(pos),
+                "has_gauss": int(has_gauss),
+                "cached_gaussian": float(cached),
+            },
+            "history": self.history_,
+            "timing": self._timing,
+            "journal_records": self._journal_records,
+            "arrays": arrays,
+        }
+
+    def _restore(self, X, state, arrays, index):
+        """Rebuild the fitted state saved by ``_session_state`` (used by load)."""
+        from .pool import make_pool
+        from .query import make_strategy
+
+        self._validate_params()
+        X = validate_data(self, X, dtype=[np.float32, np.float64], reset=True)
+        n = X.shape[0]
+        labels = LabelStore.from_state(n, state["labels"], arrays)
+        rng = np.random.RandomState()
+        rng.set_state(
+            (
+                "MT19937",
+                arrays["rng_keys"],
+                state["rng"]["pos"],
+                state["rng"]["has_gauss"],
+                state["rng"]["cached_gaussian"],
+            )
+        )
+        self.X_ = X
+        self._labels = labels
+        self.random_state_ = rng
+        self.pending_ = RowBitmap(n)
+        self.pending_.add(arrays["pending_rows"])
+        self.excluded_ = RowBitmap(n)
+        for rows in (labels.labeled_rows, labels.skipped_rows, arrays["pending_rows"]):
+            self.excluded_.add(rows)
+        self.query_strategy_ = make_strategy(self.query_strategy)
+        pool_state = {k[6:]: v for k, v in arrays.items() if k.startswith("pool__")}
+        self.pool_ = make_pool(self.pool).set_state(
+            X, self.excluded_, pool_state, index=index
+        )
+        rows, values = labels.training_set()
+        pseudo = arrays["pseudo_negatives"].astype(np.int64)
+        if pseudo.size:
+            neg = self._negative_value()
+            rows = np.concatenate([rows, pseudo])
+            values = np.concatenate([values, np.full(pseudo.size, neg, values.dtype)])
+        self.estimator_ = self._fit_estimator(rows, values)
+        self.pseudo_negatives_ = pseudo
+        self.classes_ = labels.classes()
+        self.n_labeled_ = labels.n_labeled
+        self._after_labels()
+        self.history_ = [dict(h) for h in state["history"]]
+        self._timing = dict(state["timing"])
+        self._journal_records = state["journal_records"]
+        if self.journal is not None and Journal(self.journal).exists():
+            _, records = Journal(self.journal).read()
+            for record in records[self._journal_records :]:  # taught after the save
+                idx = np.asarray(record["rows"], dtype=np.int64)
+                codes, new = self._labels.prepare(idx, record["labels"])
+                self._apply_teach(idx, codes, new)
+                self._journal_records += 1
+        return self
+
+
+def _replay(labels, record):
+    """Apply one journal record to a LabelStore (rows labeled alike in y pass)."""
+    idx = np.asarray(record["rows"], dtype=np.int64)
+    values = np.asarray(record["labels"], dtype=object)
+    if idx.size and (idx.min() < 0 or idx.max() >= labels.codes.shape[0]):
+        raise ValueError("journal rows lie outside X: it was written for other data.")
+    current = labels.codes[idx]
+    known = current >= 0
+    if known.any():
+        have = labels.class_array()[current[known]]
+        clash = [
+            int(r)
+            for r, a, b in zip(idx[known], have, values[known], strict=True)
+            if a != b
+        ]
+        if clash:
+            raise ValueError(
+                f"y and the journal disagree on rows {clash[:5]}: the journal holds "
+                "the human labels taught after this y was made. Pass the original y "
+                "(or fix it), or another `journal` path."
+            )
+    idx, values = idx[~known], values[~known]
+    if idx.size:
+        codes, new = labels.prepare(idx, values)
+        labels.apply(idx, codes, new)

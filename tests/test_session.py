@@ -1,0 +1,332 @@
+"""Durable sessions: journal replay, save -> load -> continue, safety, threads."""
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import skseals
+from skseals import UNLABELED, ActiveLearner, ActiveSearcher
+from skseals._persistence import _sha256
+from skseals.neighbors import ExactIndex, FaissIndex, KNNGraph
+from skseals.pool import FullScanPool, KNNPool, RandomSubsetPool
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, c = make_blobs(
+        n_samples=500, centers=5, n_features=6, cluster_std=2.0, random_state=0
+    )
+    y_true = (c == 0).astype(int)
+    y = np.full(500, UNLABELED)
+    y[np.flatnonzero(y_true)[:4]] = 1
+    y[np.flatnonzero(y_true == 0)[:8]] = 0
+    return X.astype(np.float32), y, y_true
+
+
+def _rounds(learner, y_true, n, skip_every=0):
+    out = []
+    for i in range(n):
+        rows = learner.query()
+        labels = y_true[rows].copy()
+        if skip_every and i % skip_every == 0:
+            labels[0] = UNLABELED
+        learner.teach(rows, labels)
+        out.append(rows)
+    return out
+
+
+# -- journal -------------------------------------------------------------------
+def test_journal_replays_every_taught_label(data, tmp_path):
+    X, y, y_true = data
+    journal = tmp_path / "labels.journal"
+    a = ActiveSearcher(journal=str(journal), batch_size=6, random_state=0).fit(X, y)
+    _rounds(a, y_true, 4, skip_every=2)
+    b = ActiveSearcher(journal=str(journal), batch_size=6, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_array_equal(a.skipped_, b.skipped_)
+    assert b.n_positives_found_ == a.n_positives_found_
+    assert not np.isin(b.query(), a.skipped_).any()  # skips stay skipped
+
+
+def test_torn_last_record_is_ignored_and_overwritten(data, tmp_path):
+    X, y, y_true = data
+    journal = tmp_path / "j"
+    a = ActiveLearner(journal=journal, batch_size=5, random_state=0).fit(X, y)
+    first = _rounds(a, y_true, 2)
+    size = os.path.getsize(journal)
+    with open(journal, "ab") as f:  # a crash in the middle of the third write
+        f.write(b'1234abcd {"labels":[0,1],"rows":[')
+    b = ActiveLearner(journal=journal, batch_size=5, random_state=0).fit(X, y)
+    taught = np.concatenate(first)
+    np.testing.assert_array_equal(b.labels_[taught], y_true[taught])
+    assert b.n_labeled_ == a.n_labeled_
+    rows = b.query()
+    b.teach(rows, y_true[rows])  # appending cuts the torn tail first
+    assert os.path.getsize(journal) > size
+    c = ActiveLearner(journal=journal, random_state=0).fit(X, y)
+    assert c.n_labeled_ == b.n_labeled_
+
+
+def test_damaged_or_foreign_journals_are_refused(data, tmp_path):
+    X, y, y_true = data
+    journal = tmp_path / "j"
+    a = ActiveSearcher(journal=journal, batch_size=5, random_state=0).fit(X, y)
+    _rounds(a, y_true, 3)
+    with pytest.raises(ValueError, match="other data"):
+        ActiveSearcher(journal=journal).fit(X + 1, y)
+    with pytest.raises(ValueError, match="other data"):
+        ActiveSearcher(journal=journal).fit(X[:-1], y[:-1])
+    with pytest.raises(ValueError, match="another learner"):
+        ActiveLearner(journal=journal).fit(X, y)
+    conflicting = y.copy()
+    row = np.flatnonzero(a.labels_ != UNLABELED)
+    row = row[y[row] == UNLABELED][0]
+    conflicting[row] = 1 - a.labels_[row]
+    with pytest.raises(ValueError, match="disagree"):
+        ActiveSearcher(journal=journal).fit(X, conflicting)
+    lines = open(journal, "rb").read().split(b"\n")
+    lines[1] = lines[1].replace(b'"rows":[', b'"rows":[7,')
+    damaged = tmp_path / "damaged"
+    damaged.write_bytes(b"\n".join(lines))
+    with pytest.raises(ValueError, match="damaged at line 2"):
+        ActiveSearcher(journal=damaged).fit(X, y)
+    other = tmp_path / "notes.txt"
+    other.write_text("hello\n")
+    with pytest.raises(ValueError, match="not a skseals journal"):
+        ActiveSearcher(journal=other).fit(X, y)
+
+
+# -- save / load ---------------------------------------------------------------
+CONFIGS = {
+    "knn-faiss-entropy": lambda: ActiveLearner(pool=KNNPool(10), batch_size=7),
+    "knn-exact-density": lambda: ActiveSearcher(
+        query_strategy="information_density",
+        pool=KNNPool(8, index="exact"),
+        batch_size=7,
+    ),
+    "full-kcenter": lambda: ActiveLearner(
+        query_strategy="kcenter", pool=FullScanPool(), batch_size=7
+    ),
+    "random-pool": lambda: ActiveSearcher(pool=RandomSubsetPool(60), batch_size=7),
+    "pseudo-adaptive": lambda: ActiveSearcher(
+        query_strategy="adaptive", pseudo_negatives=3.0, batch_size=7
+    ),
+    "pipeline-estimator": lambda: ActiveLearner(
+        make_pipeline(StandardScaler(), LogisticRegression(C=0.5)),
+        query_strategy="margin",
+        batch_size=7,
+    ),
+    "anywhere": lambda: ActiveSearcher(
+        query_strategy="query_anywhere", pool=KNNPool(5, index="exact"), batch_size=7
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_save_load_continue_equals_continue(data, tmp_path, name):
+    X, y, y_true = data
+    learner = CONFIGS[name]().set_params(random_state=3).fit(X, y)
+    _rounds(learner, y_true, 2, skip_every=2)
+    learner.query(3)  # leave pending rows
+    learner.save(tmp_path / "s")
+    resumed = skseals.load(tmp_path / "s", X)
+    assert type(resumed) is type(learner)
+    assert (
+        resumed.get_params(deep=False).keys() == learner.get_params(deep=False).keys()
+    )
+    np.testing.assert_array_equal(resumed.labels_, learner.labels_)
+    np.testing.assert_array_equal(resumed.pending_indices_, learner.pending_indices_)
+    np.testing.assert_array_equal(resumed.skipped_, learner.skipped_)
+    np.testing.assert_array_equal(resumed.pseudo_negatives_, learner.pseudo_negatives_)
+    assert resumed.history_ == learner.history_
+    for _ in range(3):
+        a, b = learner.query(), resumed.query()
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(
+            learner.candidate_indices(), resumed.candidate_indices()
+        )
+        learner.teach(a, y_true[a])
+        resumed.teach(b, y_true[b])
+    np.testing.assert_allclose(
+        learner.decision_function(X), resumed.decision_function(X), rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize("index", ["hnswlib", "annoy", "graph"])
+def test_save_load_with_other_indexes(data, tmp_path, index):
+    pytest.importorskip({"hnswlib": "hnswlib", "annoy": "annoy"}.get(index, "numpy"))
+    X, y, y_true = data
+    if index == "graph":
+        index = KNNGraph(n_neighbors=20, index=FaissIndex()).fit(X)
+    learner = ActiveSearcher(
+        pool=KNNPool(6, index=index), batch_size=5, random_state=0
+    ).fit(X, y)
+    _rounds(learner, y_true, 2)
+    learner.save(tmp_path / "s")
+    resumed = skseals.load(tmp_path / "s", X)
+    np.testing.assert_array_equal(learner.query(), resumed.query())
+
+
+def test_prebuilt_index_can_be_left_out_and_passed_back(data, tmp_path):
+    X, y, y_true = data
+    index = ExactIndex().fit(X)
+    learner = ActiveSearcher(pool=KNNPool(6, index=index), random_state=0).fit(X, y)
+    _rounds(learner, y_true, 1)
+    learner.save(tmp_path / "s", include_index=False)
+    assert not any(f.startswith("index") for f in os.listdir(tmp_path / "s"))
+    resumed = skseals.load(tmp_path / "s", X, index=index)
+    assert resumed.pool_.index_ is index
+    np.testing.assert_array_equal(learner.query(), resumed.query())
+
+
+def test_session_files_are_plain_data(data, tmp_path):
+    X, y, y_true = data
+    learner = ActiveSearcher(random_state=0).fit(X, y)
+    learner.save(tmp_path / "s")
+    files = sorted(os.listdir(tmp_path / "s"))
+    assert "session.json" in files and "arrays.npz" in files
+    with np.load(tmp_path / "s" / "arrays.npz", allow_pickle=False) as npz:
+        assert all(npz[k].dtype != object for k in npz.files)
+    assert not any(f.endswith((".pkl", ".pickle", ".joblib")) for f in files)
+
+
+def _refresh_manifest(directory):
+    path = directory / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for name in manifest["files"]:
+        manifest["files"][name] = _sha256(directory / name)
+    path.write_text(json.dumps(manifest))
+
+
+def test_tampered_truncated_or_foreign_sessions_are_refused(data, tmp_path):
+    X, y, y_true = data
+    learner = ActiveSearcher(random_state=0).fit(X, y)
+    learner.save(tmp_path / "s")
+    with pytest.raises(ValueError, match="already exists"):
+        learner.save(tmp_path / "s")
+    learner.save(tmp_path / "s", overwrite=True)
+    with pytest.raises(ValueError, match="not the data"):
+        skseals.load(tmp_path / "s", X[::-1])
+    arrays = tmp_path / "s" / "arrays.npz"
+    arrays.write_bytes(arrays.read_bytes()[:-10])  # truncated
+    with pytest.raises(ValueError, match="checksum"):
+        skseals.load(tmp_path / "s", X)
+    learner.save(tmp_path / "s", overwrite=True)
+    session = tmp_path / "s" / "session.json"
+    state = json.loads(session.read_text())
+    state["params"]["pool"] = {"__class__": "os.system", "params": {}}
+    session.write_text(json.dumps(state))
+    with pytest.raises(ValueError, match="checksum"):
+        skseals.load(tmp_path / "s", X)  # the manifest notices ...
+    _refresh_manifest(tmp_path / "s")
+    with pytest.raises(ValueError, match="unknown component"):
+        skseals.load(tmp_path / "s", X)  # ... and so does the whitelist
+    with pytest.raises(ValueError, match="not a readable skseals session"):
+        skseals.load(tmp_path, X)
+
+
+def test_labels_taught_after_a_save_come_back_from_the_journal(data, tmp_path):
+    X, y, y_true = data
+    learner = ActiveSearcher(
+        journal=str(tmp_path / "j"), batch_size=5, random_state=0
+    ).fit(X, y)
+    _rounds(learner, y_true, 1)
+    learner.save(tmp_path / "s")
+    _rounds(learner, y_true, 2)  # then the process dies
+    resumed = skseals.load(tmp_path / "s", X)
+    np.testing.assert_array_equal(resumed.labels_, learner.labels_)
+
+
+def test_pickle_drops_and_recreates_the_lock(data):
+    X, y, y_true = data
+    learner = ActiveLearner(random_state=0).fit(X, y)
+    copy = pickle.loads(pickle.dumps(learner))
+    np.testing.assert_array_equal(copy.query(), learner.query())
+
+
+# -- threads -------------------------------------------------------------------
+def test_two_annotator_threads_never_get_the_same_row(data):
+    X, y, y_true = data
+    learner = ActiveSearcher(
+        pool=KNNPool(10, index="exact"), batch_size=4, random_state=0
+    ).fit(X, y)
+    seen, errors = [], []
+
+    def annotate():
+        try:
+            for _ in range(6):
+                rows = learner.query()
+                seen.append(rows)
+                learner.teach(rows, y_true[rows])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=annotate) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    rows = np.concatenate(seen)
+    assert len(rows) == len(np.unique(rows)) == 48
+    assert learner.n_labeled_ == 12 + 48
+    assert len(learner.history_) == 1 + 12
+
+
+# -- a crash for real ----------------------------------------------------------
+_LOOP = """
+import sys, numpy as np
+from sklearn.datasets import make_blobs
+from skseals import ActiveSearcher
+X, c = make_blobs(n_samples=3000, centers=5, n_features=8, random_state=0)
+y_true = (c == 0).astype(int)
+y = np.full(3000, -1)
+y[np.flatnonzero(y_true)[:4]] = 1
+y[np.flatnonzero(y_true == 0)[:8]] = 0
+s = ActiveSearcher(journal=sys.argv[1], batch_size=3, random_state=0).fit(X, y)
+for _ in range(10_000):
+    rows = s.query()
+    if len(rows) == 0:
+        break
+    s.teach(rows, y_true[rows])
+    print(" ".join(map(str, rows)), flush=True)
+"""
+
+
+def test_sigkill_at_a_random_moment_loses_no_returned_label(tmp_path):
+    journal = tmp_path / "j"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _LOOP, str(journal)], stdout=subprocess.PIPE, text=True
+    )
+    rng = np.random.RandomState(int(time.time()))
+    wanted = rng.randint(5, 40)
+    taught = []
+    for line in proc.stdout:
+        taught.extend(int(r) for r in line.split())
+        if len(taught) >= 3 * wanted:
+            break
+    time.sleep(rng.uniform(0, 0.05))  # somewhere inside a later teach()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    from sklearn.datasets import make_blobs
+
+    X, c = make_blobs(n_samples=3000, centers=5, n_features=8, random_state=0)
+    y_true = (c == 0).astype(int)
+    y = np.full(3000, UNLABELED)
+    y[np.flatnonzero(y_true)[:4]] = 1
+    y[np.flatnonzero(y_true == 0)[:8]] = 0
+    resumed = ActiveSearcher(journal=journal, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(resumed.labels_[taught], y_true[taught])
+    assert resumed.n_labeled_ >= 12 + len(taught)
