@@ -1,5 +1,9 @@
 """Pool and loop invariants, checked by Hypothesis over random sessions."""
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,6 +16,7 @@ from hypothesis.stateful import (
 )
 from sklearn.datasets import make_blobs
 
+import skseals
 from skseals import UNLABELED, ActiveLearner, ActiveSearcher
 from skseals.neighbors import ExactIndex
 from skseals.pool import FullScanPool, KNNPool, RandomSubsetPool
@@ -29,7 +34,8 @@ POOLS = {
 
 
 class LoopMachine(RuleBasedStateMachine):
-    """fit, then any interleaving of query (with or without teach) and teach."""
+    """fit, then any interleaving of query (with or without teach), teach with
+    skips, save -> load -> continue, and a crash followed by journal replay."""
 
     @initialize(
         strategy=st.sampled_from(
@@ -56,10 +62,13 @@ class LoopMachine(RuleBasedStateMachine):
         y[rng.choice(np.flatnonzero(Y_TRUE == 0), 3, replace=False)] = 0
         cls = ActiveSearcher if searcher else ActiveLearner
         self.k = k
+        self.dir = Path(tempfile.mkdtemp(prefix="skseals-machine-"))
+        self.y0 = y
         self.learner = cls(
             query_strategy=strategy,
             pool=POOLS[pool](k),
             batch_size=5,
+            journal=str(self.dir / "journal"),
             random_state=seed,
         ).fit(X_ALL, y)
         self.labeled = set(np.flatnonzero(y != UNLABELED).tolist())
@@ -102,6 +111,34 @@ class LoopMachine(RuleBasedStateMachine):
         self.labeled |= set(rows[labels != UNLABELED].tolist())
         self.skipped |= set(rows[labels == UNLABELED].tolist())
 
+    @rule()
+    def save_load_continue(self):
+        """A loaded copy continues exactly as the original does."""
+        path = self.dir / "session"
+        self.learner.save(path, overwrite=True)
+        loaded = skseals.load(path, X_ALL)
+        np.testing.assert_array_equal(
+            loaded.candidate_indices(), self.learner.candidate_indices()
+        )
+        a, b = self.learner.query(3), loaded.query(3)
+        np.testing.assert_array_equal(a, b)
+        self.learner = loaded  # go on with the loaded copy
+        self.pending |= set(b.tolist())
+
+    @rule()
+    def crash_and_replay_journal(self):
+        """A new process fitted with the journal holds every taught label."""
+        params = self.learner.get_params(deep=False)
+        resumed = type(self.learner)(**params).fit(X_ALL, self.y0)
+        assert (
+            set(np.flatnonzero(resumed.labels_ != UNLABELED).tolist()) == self.labeled
+        )
+        assert set(resumed.skipped_.tolist()) == self.skipped
+        np.testing.assert_array_equal(resumed.labels_, self.learner.labels_)
+
+    def teardown(self):
+        shutil.rmtree(getattr(self, "dir", ""), ignore_errors=True)
+
     @invariant()
     def candidates_disjoint_from_labeled_skipped_pending(self):
         cand = self.learner.candidate_indices()
@@ -119,8 +156,8 @@ class LoopMachine(RuleBasedStateMachine):
 
 
 LoopMachine.TestCase.settings = settings(
-    max_examples=60,
-    stateful_step_count=12,
+    max_examples=200,
+    stateful_step_count=10,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )

@@ -91,7 +91,10 @@ class RandomSubsetPool(BaseCandidatePool):
             self.density_.remove(rows)
 
     def get_state(self):
-        state = {"members": self._members.copy()}
+        state = {
+            "members": self._members.copy(),
+            "track_density": np.array(self._track_density),
+        }
         if self.density_ is not None:
             state.update(self.density_.get_state())
         return state
@@ -101,9 +104,9 @@ class RandomSubsetPool(BaseCandidatePool):
         self._excluded = excluded
         self.n_samples_fit_ = X.shape[0]
         self._members = np.asarray(state["members"], dtype=np.int64)
-        self._track_density = "density_sum" in state
+        self._track_density = bool(state["track_density"])
         self.density_ = None
-        if self._track_density:
+        if "density_sum" in state:
             self.density_ = DensitySum.from_state(X, X.shape[0], state)
         return self
 
