@@ -1,0 +1,241 @@
+"""Read and write embeddings with concept membership (the shared ``.npz`` format)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils import Bunch
+
+from ._base import _concept_bunch, pool_test_split
+
+__all__ = ["load_concept_data", "save_concept_data"]
+
+_CHUNK = 65_536
+
+
+def _as_unit_float32(X, normalize):
+    """float32 copy if needed; L2-normalised (in chunks) unless already unit norm."""
+    if X.ndim != 2:
+        raise ValueError(f"embeddings must be 2-D; got shape {X.shape}.")
+    if normalize:
+        unit = all(
+            np.allclose(
+                np.linalg.norm(np.asarray(X[i : i + _CHUNK], np.float32), axis=1),
+                1.0,
+                atol=1e-4,
+            )
+            for i in range(0, X.shape[0], _CHUNK)
+        )
+        if unit:
+            normalize = False
+    if X.dtype == np.float32 and not normalize:
+        return X
+    out = np.empty(X.shape, dtype=np.float32)
+    for i in range(0, X.shape[0], _CHUNK):
+        block = np.asarray(X[i : i + _CHUNK], dtype=np.float32)
+        if normalize:
+            norms = np.linalg.norm(block, axis=1, keepdims=True)
+            block = block / np.where(norms > 0, norms, 1)
+        out[i : i + _CHUNK] = block
+    return out
+
+
+def _membership_from_labels(labels):
+    """CSR membership from an int vector (-1 = no concept, c >= 0 = concept c)."""
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or labels.dtype.kind not in "iu":
+        raise ValueError(
+            "labels must be a 1-D int array (-1 for no concept, c >= 0 for "
+            f"concept c); got dtype {labels.dtype} and shape {labels.shape}."
+        )
+    rows = np.flatnonzero(labels >= 0)
+    order = np.argsort(labels[rows], kind="stable")
+    members = rows[order]
+    counts = np.bincount(labels[rows], minlength=0)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return indptr, members
+
+
+def _read_membership(source, n_samples):
+    """(indptr, members, names or None, split or None, extras) from an npz/npy."""
+    if isinstance(source, np.ndarray) or not hasattr(source, "files"):
+        indptr, members = _membership_from_labels(source)
+        return indptr, members, None, None, {}
+    files = set(source.files)
+    if {"concept_indptr", "concept_members"} <= files:
+        indptr, members = source["concept_indptr"], source["concept_members"]
+    elif "labels" in files:
+        indptr, members = _membership_from_labels(source["labels"])
+    else:
+        raise ValueError(
+            "the concept file holds neither 'concept_indptr' and "
+            "'concept_members' nor 'labels'; see load_concept_data's docstring."
+        )
+    names = next(
+        (source[k] for k in ("concept_name", "concept_names") if k in files), None
+    )
+    if "split" in files:
+        split = source["split"]
+    elif "test_ids" in files:
+        split = np.zeros(n_samples, dtype=np.int8)
+        split[source["test_ids"]] = 1
+    else:
+        split = None
+    extras = {k: source[k] for k in ("concept_kind",) if k in files}
+    return indptr, members, names, split, extras
+
+
+def load_concept_data(
+    path: str | os.PathLike,
+    labels: str | os.PathLike | np.ndarray | None = None,
+    *,
+    normalize: bool = True,
+    mmap_mode: str | None = None,
+    test_size: float = 0.2,
+    random_state: int | None = 0,
+) -> Bunch:
+    """Load embeddings and concept membership in the form of make_rare_concepts.
+
+    Two layouts are read:
+
+    - One ``.npz`` file in the shared format: embeddings under ``emb`` (or
+      ``X``), membership as CSR arrays ``concept_indptr``/``concept_members``
+      (or an int vector ``labels``), and optionally ``concept_name``, ``split``
+      (0 pool, 1 test) or ``test_ids``, and ``concept_kind``.
+    - A ``.npy`` embedding matrix (may be memory-mapped) plus a ``labels``
+      file: a ``.npy`` int vector with one entry per row (-1 for no concept,
+      ``c >= 0`` for concept ``c``) or a ``.npz`` with the membership keys
+      above (what :func:`save_concept_data` writes with ``include_X=False``).
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``.npz`` data file or ``.npy`` embeddings.
+    labels : str, path-like, array-like of int or None, default=None
+        Concept membership, required for ``.npy`` embeddings; for an ``.npz``
+        it replaces the membership stored in the file.
+    normalize : bool, default=True
+        L2-normalise the rows (no copy is made when they already have unit
+        norm and are float32). Embeddings are always returned as float32.
+    mmap_mode : {None, "r", "r+", "c"}, default=None
+        Memory-map ``.npy`` embeddings (see :func:`numpy.load`).
+    test_size, random_state : float and int, default=0.2 and 0
+        Used only when the files hold no split: then a stratified one is made
+        with :func:`pool_test_split`.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        ``X``, ``concepts``, ``concept_indptr``, ``concept_members``,
+        ``concept_names``, ``split``, ``pool_ids``, ``test_ids`` (as in
+        :func:`make_rare_concepts`), plus ``concept_kind`` when present.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> from skseals.datasets import (load_concept_data, make_rare_concepts,
+    ...                               save_concept_data)
+    >>> data = make_rare_concepts(2000, 8, n_concepts=2, prevalence=0.01,
+    ...                           random_state=0)
+    >>> path = os.path.join(tempfile.mkdtemp(), "data.npz")
+    >>> save_concept_data(data, path)
+    >>> loaded = load_concept_data(path)
+    >>> loaded.X.shape, [len(c) for c in loaded.concepts]
+    ((2000, 8), [20, 20])
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".npz", ".npy"):
+        raise ValueError(f"path must end in .npz or .npy; got {path.name!r}.")
+    if not path.exists():
+        raise FileNotFoundError(f"no such data file: {path}")
+    if suffix == ".npz":
+        archive = np.load(path, allow_pickle=False)
+        key = next((k for k in ("emb", "X") if k in archive.files), None)
+        if key is None:
+            raise ValueError(f"{path} holds no embeddings under 'emb' or 'X'.")
+        X = archive[key]
+        source = archive
+    elif suffix == ".npy":
+        X = np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
+        if labels is None:
+            raise ValueError(
+                "labels is required with .npy embeddings: pass a .npy int "
+                "vector or an .npz file of concept membership."
+            )
+        source = None
+    if labels is not None:
+        if isinstance(labels, (str, os.PathLike)):
+            source = np.load(labels, allow_pickle=False)
+        else:
+            source = np.asarray(labels)
+    X = _as_unit_float32(X, normalize)
+    n = X.shape[0]
+    indptr, members, names, split, extras = _read_membership(source, n)
+    if isinstance(source, np.ndarray) and source.shape[0] != n:
+        raise ValueError(f"labels has {source.shape[0]} entries but X has {n} rows.")
+    members = np.asarray(members, dtype=np.int64)
+    if members.size and (members.min() < 0 or members.max() >= n):
+        raise ValueError(f"concept members must be rows of X, in [0, {n}).")
+    indptr = np.asarray(indptr, dtype=np.int64)
+    if names is None:
+        names = [f"concept_{c}" for c in range(indptr.size - 1)]
+    if split is None:
+        concepts = [members[indptr[c] : indptr[c + 1]] for c in range(indptr.size - 1)]
+        split = pool_test_split(
+            n, concepts, test_size=test_size, random_state=random_state
+        )
+    elif len(split) != n:
+        raise ValueError(f"split has {len(split)} entries but X has {n} rows.")
+    return _concept_bunch(X, indptr, members, names, split, **extras)
+
+
+def save_concept_data(
+    data: Bunch, path: str | os.PathLike, *, include_X: bool = True
+) -> None:
+    """Write a concept data set in the shared ``.npz`` format.
+
+    Keys written: ``emb`` (float32, unless ``include_X=False``),
+    ``concept_indptr``, ``concept_members``, ``concept_name``,
+    ``concept_size``, ``concept_pool_size``, ``concept_test_size``, ``split``,
+    ``pool_ids`` and ``test_ids``; :func:`load_concept_data` reads them back.
+
+    Parameters
+    ----------
+    data : Bunch
+        As returned by :func:`make_rare_concepts` or :func:`load_concept_data`.
+    path : str or path-like
+        Output ``.npz`` file.
+    include_X : bool, default=True
+        Whether to store the embeddings; without them the file is a labels
+        file for ``.npy`` embeddings (e.g. those written by
+        ``make_rare_concepts(out=...)``).
+
+    Examples
+    --------
+    See :func:`load_concept_data`.
+    """
+    indptr = np.asarray(data.concept_indptr, dtype=np.int64)
+    members = np.asarray(data.concept_members, dtype=np.int64)
+    split = np.asarray(data.split, dtype=np.int8)
+    in_test = split[members] == 1
+    per_concept = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+    n_concepts = indptr.size - 1
+    arrays = dict(
+        concept_indptr=indptr,
+        concept_members=members,
+        concept_name=np.asarray(data.concept_names).astype(str),
+        concept_size=np.diff(indptr),
+        concept_pool_size=np.bincount(per_concept[~in_test], minlength=n_concepts),
+        concept_test_size=np.bincount(per_concept[in_test], minlength=n_concepts),
+        split=split,
+        pool_ids=np.flatnonzero(split == 0),
+        test_ids=np.flatnonzero(split == 1),
+    )
+    if "concept_kind" in data:
+        arrays["concept_kind"] = np.asarray(data.concept_kind)
+    if include_X:
+        arrays["emb"] = np.asarray(data.X, dtype=np.float32)
+    np.savez(path, **arrays)

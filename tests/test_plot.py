@@ -1,0 +1,82 @@
+"""Tests of skseals.plot: learning curves and per-round history."""
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from skseals.plot import plot_history, plot_learning_curves  # noqa: E402
+
+
+def _rec(config, concept, n_labeled, ap, recall):
+    return {"config": config, "concept": concept, "repetition": 0,
+            "round": n_labeled // 100 - 1, "n_labeled": n_labeled,
+            "average_precision": ap, "recall": recall, "pool_percent": 5.0,
+            "selection_seconds": 0.1, "knn_seconds": 0.1,
+            "training_seconds": 0.1}  # fmt: skip
+
+
+RESULTS = [
+    _rec("SEALS", "c0", 100, 0.2, 0.1), _rec("SEALS", "c1", 100, 0.4, 0.3),
+    _rec("SEALS", "c0", 200, 0.6, 0.5), _rec("SEALS", "c1", 200, 0.8, 0.7),
+    _rec("Full", "c0", 100, 0.3, 0.2), _rec("Full", "c0", 200, 0.5, 0.4),
+]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def test_learning_curves_mean_and_band():
+    ax = plot_learning_curves(RESULTS)
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == ["SEALS", "Full"]
+    np.testing.assert_allclose(lines[0].get_xdata(), [100, 200])
+    np.testing.assert_allclose(lines[0].get_ydata(), [0.3, 0.7])
+    assert len(ax.collections) == 2  # one std band per configuration
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == pytest.approx(0.2) and band.max() == pytest.approx(0.8)
+    assert "Average precision" in ax.get_ylabel()
+
+
+def test_learning_curves_options():
+    fig, ax = plt.subplots()
+    out = plot_learning_curves(
+        RESULTS, "recall", x="round", ax=ax, configs=["Full"], std=False
+    )
+    assert out is ax and len(ax.collections) == 0
+    (line,) = ax.get_lines()
+    np.testing.assert_allclose(line.get_xdata(), [0, 1])
+    np.testing.assert_allclose(line.get_ydata(), [0.2, 0.4])
+    with pytest.raises(ValueError, match="metric"):
+        plot_learning_curves(RESULTS, "accuracy")
+    with pytest.raises(ValueError, match="configs"):
+        plot_learning_curves(RESULTS, configs=["Nope"])
+
+
+def test_learning_curves_from_frame():
+    pd = pytest.importorskip("pandas")
+    ax = plot_learning_curves(pd.DataFrame.from_records(RESULTS), "pool_percent")
+    assert len(ax.get_lines()) == 2
+
+
+def test_plot_history():
+    history = [
+        {"round": r, "n_labeled": 100 + 50 * r, "pool_size": 10 * r,
+         "selection_seconds": 0.1 * r, "knn_seconds": 0.0,
+         "training_seconds": 0.2} for r in range(4)
+    ]  # fmt: skip
+    ax = plot_history(history)
+    assert [line.get_label() for line in ax.get_lines()] == [
+        "selection",
+        "knn",
+        "training",
+    ]
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [0, 0.1, 0.2, 0.3])
+    np.testing.assert_allclose(ax.right_ax.get_lines()[0].get_ydata(), [0, 10, 20, 30])
+    with pytest.raises(ValueError, match="empty"):
+        plot_history([])
