@@ -264,12 +264,14 @@ def test_permutation_and_chunk_invariance(perm, cuts, data, multiclass_lr, conte
     for strategy in all_strategies():
         full = strategy.score(multiclass_lr, X, context)
         permuted = strategy.score(multiclass_lr, X[perm], context)
-        assert_allclose(permuted, full[perm], rtol=1e-10, atol=1e-12)
+        # atol: a distance of a row to itself is 0 or ~1e-8 depending on the
+        # block it is computed in (cancellation in |a|^2 + |b|^2 - 2ab).
+        assert_allclose(permuted, full[perm], rtol=1e-10, atol=1e-7)
         chunks = [
             strategy.score(multiclass_lr, X[perm[a:b]], context)
             for a, b in zip(bounds[:-1], bounds[1:], strict=True)
         ]
-        assert_allclose(np.concatenate(chunks), full[perm], rtol=1e-10, atol=1e-12)
+        assert_allclose(np.concatenate(chunks), full[perm], rtol=1e-10, atol=1e-7)
 
 
 # --- information density -----------------------------------------------------
