@@ -185,7 +185,7 @@ def test_summary_text():
     text = s.summary()
     assert text == str(s)
     assert text.startswith("SEALS with k=1 can reach 62% of the 8 known positives")
-    assert "1 have no positive neighbour" in text
+    assert "(sizes 2, 1); 1 of them has no positive neighbour." in text
     assert "1.91 hops" in text and "partly fragmented" in text
     one = concept_structure(X_LINE, [8], n_neighbors=2, index="exact")
     assert one.n_components == 1 and np.isnan(one.mean_path_length)
@@ -195,6 +195,7 @@ def test_summary_text():
     )
     assert isolated.n_components == 2 and np.isnan(isolated.mean_path_length)
     assert isolated.max_path_length == 0 and "Verdict: partly" in str(isolated)
+    assert "The other 1 has no positive neighbour." in str(isolated)
 
 
 @pytest.mark.parametrize(

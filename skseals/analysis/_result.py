@@ -106,15 +106,22 @@ class ConceptStructure:
             f"{k}-nearest-neighbour graph ({self.metric})."
         ]
         rest = self.component_sizes[1:]
-        if rest.size:
+        n_rest, iso = n - big, int((rest == 1).sum())
+        if rest.size and iso == n_rest:
+            lines.append(
+                f"The other {n_rest} {'has' if n_rest == 1 else 'have'} no "
+                "positive neighbour."
+            )
+        elif rest.size:
             shown = ", ".join(str(int(s)) for s in rest[:8])
             more = f", ... ({rest.size - 8} more)" if rest.size > 8 else ""
             lines.append(
-                f"The other {n - big} lie in {rest.size} smaller component"
+                f"The other {n_rest} lie in {rest.size} smaller component"
                 f"{'s' if rest.size > 1 else ''} (sizes {shown}{more})"
                 + (
-                    f"; {self.n_isolated} have no positive neighbour."
-                    if self.n_isolated
+                    f"; {iso} of them {'has' if iso == 1 else 'have'} no "
+                    "positive neighbour."
+                    if iso
                     else "."
                 )
             )
