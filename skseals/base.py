@@ -151,14 +151,25 @@ class BaseCandidatePool(BaseEstimator, metaclass=ABCMeta):
 
     def expand(self, row):
         """``row`` was just picked (and excluded); return rows that joined."""
+        self._leave([row])
         return np.empty(0, dtype=np.int64)
 
     def update(self, rows):
         """``rows`` were just labeled (and excluded); grow the pool around them."""
+        self._leave(rows)
+
+    def _leave(self, rows):
+        """Rows left the candidates: drop them from the density sum, if kept."""
+        density = getattr(self, "density_", None)
+        if density is not None:
+            density.remove(rows)
 
     def density(self):
         """``(sum of unit-norm candidate embeddings, count)`` or ``(None, 0)``."""
-        return None, 0
+        density = getattr(self, "density_", None)
+        if density is None:
+            return None, 0
+        return density.sum, density.count
 
     def pop_knn_seconds(self):
         """Seconds spent in neighbour search since the last call."""

@@ -264,20 +264,14 @@ class KNNPool(BaseCandidatePool):
         return rows[~(self._members.contains(rows) | self._excluded.contains(rows))]
 
     def expand(self, row):
-        if self.density_ is not None:
-            self.density_.remove([row])
+        self._leave([row])
         return self._expand_rows(np.array([row], dtype=np.int64))
 
     def update(self, rows):
         rows = np.asarray(rows, dtype=np.int64)
-        if self.density_ is not None:
-            self.density_.remove(rows)
+        self._leave(rows)
         self._expand_rows(rows)
 
-    def density(self):
-        if self.density_ is None:
-            return None, 0
-        return self.density_.sum, self.density_.count
 
     def get_state(self):
         rows = np.fromiter(self._cache, dtype=np.int64, count=len(self._cache))

@@ -81,15 +81,6 @@ class RandomSubsetPool(BaseCandidatePool):
             self._members = self._members[keep]
         return self._members
 
-    def expand(self, row):
-        if self.density_ is not None:
-            self.density_.remove([row])
-        return np.empty(0, dtype=np.int64)
-
-    def update(self, rows):
-        if self.density_ is not None:
-            self.density_.remove(rows)
-
     def get_state(self):
         state = {
             "members": self._members.copy(),
@@ -109,8 +100,3 @@ class RandomSubsetPool(BaseCandidatePool):
         if "density_sum" in state:
             self.density_ = DensitySum.from_state(X, X.shape[0], state)
         return self
-
-    def density(self):
-        if self.density_ is None:
-            return None, 0
-        return self.density_.sum, self.density_.count
