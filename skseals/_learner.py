@@ -284,16 +284,27 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
 
     def _score_all(self, strategy, ctx):
         """Full scan: score contiguous blocks of X (no gathered copy)."""
-        n = self.X_.shape[0]
-        cand, scores = [], []
-        for start in range(0, n, _SCORE_CHUNK):
-            stop = min(start + _SCORE_CHUNK, n)
-            keep = ~self.excluded_.dense(start, stop)
+        from .utils import map_row_blocks
+
+        def score_block(block, start, stop, strategy, estimator, ctx, excluded):
+            keep = ~excluded.dense(start, stop)
             if not keep.any():
-                continue
-            s = strategy.score(self.estimator_, self.X_[start:stop], ctx)
-            cand.append(np.flatnonzero(keep) + start)
-            scores.append(np.asarray(s, dtype=np.float64)[keep])
+                return None
+            s = strategy.score(estimator, block, ctx)
+            return np.flatnonzero(keep) + start, np.asarray(s, dtype=np.float64)[keep]
+
+        # Blocks run through joblib: parallel_config(backend="dask") scores them
+        # on a Dask cluster; results are combined in block order (bit-identical).
+        parts = map_row_blocks(
+            score_block,
+            self.X_.shape[0],
+            _SCORE_CHUNK,
+            X=self.X_,
+            args=(strategy, self.estimator_, ctx, self.excluded_),
+        )
+        parts = [p for p in parts if p is not None]
+        cand = [p[0] for p in parts]
+        scores = [p[1] for p in parts]
         if not cand:
             return np.empty(0, np.int64), np.empty(0, np.float64)
         return np.concatenate(cand).astype(np.int64), np.concatenate(scores)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .utils import sample_available
+from .utils import map_row_blocks, sample_available
 
 __all__ = ["n_pseudo_negatives", "draw_pseudo_negatives", "positive_scores"]
 
@@ -43,6 +43,10 @@ def positive_scores(estimator, X, pos=None, neg=None):
     return -proba[:, classes.index(neg)]
 
 
+def _rank_block(block, start, stop, rank):
+    return rank(block)
+
+
 def draw_pseudo_negatives(X, excluded, count, rank, random_state, *, scans_all):
     """``count`` available rows drawn uniformly from the bottom half of the ranking.
 
@@ -61,9 +65,15 @@ def draw_pseudo_negatives(X, excluded, count, rank, random_state, *, scans_all):
         rows = sample_available(excluded, size, random_state)
     if rows.size == 0:
         return rows
-    scores = np.concatenate(
-        [rank(X[rows[s : s + 65536]]) for s in range(0, rows.shape[0], 65536)]
-    )
+    if scans_all:
+        # Every available row: ranked block by block through joblib (on a Dask
+        # cluster under parallel_config(backend="dask")), concatenated in order.
+        parts = map_row_blocks(
+            _rank_block, rows.shape[0], 65536, X=X, rows=rows, args=(rank,)
+        )
+    else:
+        parts = [rank(X[rows[s : s + 65536]]) for s in range(0, rows.shape[0], 65536)]
+    scores = np.concatenate(parts)
     median = np.median(scores)
     bottom = rows[scores < median]
     if bottom.size == 0:  # ties everywhere: everything is "at the median"

@@ -8,6 +8,7 @@ from ..analysis._cli import add_structure_parser
 from ..query import STRATEGY_ALIASES
 from ._commands import run_bench, run_demo
 from ._configs import INDEXES, POOLS
+from ._label import add_label_parser
 
 __all__ = ["build_parser"]
 
@@ -23,6 +24,8 @@ Active learning and active search of rare concepts with SEALS candidate pools.
   skseals structure
                   how a concept's positives sit in the kNN graph: can SEALS
                   reach them from a few seeds with this k?
+  skseals label   label a data file's rows yourself at the terminal, from a
+                  few known positives (y/n/skip/undo/quit; resumable journal).
 
 Run 'skseals COMMAND --help' for the options of a command."""
 
@@ -312,4 +315,5 @@ def build_parser():
     _add_common(bench, budget=2000, repetitions=3, out="skseals-output/bench")
     bench.set_defaults(subparser=bench, func=run_bench)
     add_structure_parser(sub)
+    add_label_parser(sub)
     return parser

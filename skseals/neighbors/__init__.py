@@ -10,6 +10,7 @@ with ``-1`` / ``inf``. :func:`make_index` turns an alias ("exact", "faiss",
 from ._annoy import AnnoyIndex
 from ._exact import ExactIndex
 from ._faiss import FaissIndex
+from ._faiss_ondisk import OnDiskFaissIndex, build_index_shards, build_ondisk_ivf
 from ._graph import KNNGraph
 from ._hnswlib import HNSWIndex
 from ._resolve import INDEX_ALIASES, make_index
@@ -21,5 +22,8 @@ __all__ = [
     "FaissIndex",
     "HNSWIndex",
     "KNNGraph",
+    "OnDiskFaissIndex",
+    "build_index_shards",
+    "build_ondisk_ivf",
     "make_index",
 ]

@@ -11,11 +11,24 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..utils import RowBitmap, import_optional
+from ..utils import RowBitmap, import_optional, iter_row_blocks
 from ._common import _BaseIndex, compact, read_meta, write_meta
 from ._resolve import make_index
 
 __all__ = ["KNNGraph"]
+
+
+def _graph_batch(block, start, stop, index, k):
+    """Neighbour table rows ``start:stop``: ``k + 1`` searched, the row dropped."""
+    rows = np.arange(start, stop)
+    D, I = index.search_rows(rows, k + 1)  # noqa: E741
+    # Drop the row itself (or the last result if it was not found).
+    order = np.argsort(I == rows[:, None], axis=1, kind="stable")[:, :k]
+    return (
+        start,
+        np.take_along_axis(I, order, axis=1),
+        np.take_along_axis(D, order, axis=1),
+    )
 
 
 class KNNGraph(_BaseIndex):
@@ -123,17 +136,16 @@ class KNNGraph(_BaseIndex):
         self.index_ = index
         neighbors = np.full((n, k), -1, dtype=np.int32)
         distances = np.full((n, k), np.inf, dtype=np.float32)
-        starts = range(0, n, self.batch_size)
+        # Batches run through joblib: parallel_config(backend="dask") searches
+        # them on a Dask cluster (the index is shipped once per worker).
+        parts = iter_row_blocks(_graph_batch, n, self.batch_size, args=(index, k))
         if self.verbose:
             tqdm = import_optional("tqdm.auto").tqdm
-            starts = tqdm(starts, desc="kNN graph", unit="batch")
-        for start in starts:
-            rows = np.arange(start, min(n, start + self.batch_size))
-            D, I = index.search_rows(rows, k + 1)  # noqa: E741
-            # Drop the row itself (or the last result if it was not found).
-            order = np.argsort(I == rows[:, None], axis=1, kind="stable")[:, :k]
-            neighbors[rows] = np.take_along_axis(I, order, axis=1)
-            distances[rows] = np.take_along_axis(D, order, axis=1)
+            total = -(-n // self.batch_size)
+            parts = tqdm(parts, desc="kNN graph", unit="batch", total=total)
+        for start, I, D in parts:  # noqa: E741
+            neighbors[start : start + I.shape[0]] = I
+            distances[start : start + I.shape[0]] = D
         self.neighbors_, self.distances_ = neighbors, distances
         self.n_samples_fit_ = n
         return self

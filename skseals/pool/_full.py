@@ -5,9 +5,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import BaseCandidatePool
-from ._density import DensitySum
+from ..utils import map_row_blocks
+from ._density import DensitySum, unit_rows
 
 __all__ = ["FullScanPool"]
+
+
+def _density_block(block, start, stop, excluded):
+    """Rows ``start:stop`` not excluded, and the sum of their unit embeddings."""
+    mask = ~excluded.dense(start, stop)
+    rows = np.arange(start, stop, dtype=np.int64)[mask]
+    return rows, unit_rows(block[mask]).sum(axis=0)
 
 
 class FullScanPool(BaseCandidatePool):
@@ -45,10 +53,15 @@ class FullScanPool(BaseCandidatePool):
         self.n_samples_fit_ = X.shape[0]
         self.density_ = None
         if track_density:
+            # Blocks run through joblib (parallel_config(backend="dask") runs
+            # them on a Dask cluster); their sums are added in block order.
             self.density_ = DensitySum(X, X.shape[0])
-            for start in range(0, X.shape[0], self.block_size):
-                stop = min(start + self.block_size, X.shape[0])
-                self.density_.add_block(start, stop, ~excluded.dense(start, stop))
+            parts = map_row_blocks(
+                _density_block, X.shape[0], self.block_size, X=X, args=(excluded,)
+            )
+            for rows, block_sum in parts:
+                self.density_.sum += block_sum
+                self.density_.counted.add(rows)
         return self
 
     def candidates(self):
@@ -56,15 +69,6 @@ class FullScanPool(BaseCandidatePool):
 
     def size(self):
         return self.n_samples_fit_ - len(self._excluded)
-
-    def expand(self, row):
-        if self.density_ is not None:
-            self.density_.remove([row])
-        return np.empty(0, dtype=np.int64)
-
-    def update(self, rows):
-        if self.density_ is not None:
-            self.density_.remove(rows)
 
     def get_state(self):
         return {} if self.density_ is None else self.density_.get_state()
@@ -76,8 +80,3 @@ class FullScanPool(BaseCandidatePool):
         if "density_sum" in state:
             self.density_ = DensitySum.from_state(X, X.shape[0], state)
         return self
-
-    def density(self):
-        if self.density_ is None:
-            return None, 0
-        return self.density_.sum, self.density_.count

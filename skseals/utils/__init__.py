@@ -2,6 +2,7 @@
 
 from ._bitmap import RowBitmap
 from ._optional import import_optional
+from ._parallel import iter_row_blocks, map_row_blocks
 from ._sampling import sample_available
 from ._selection import best_of, tie_break_keys, top_k
 from ._validation import check_batch_size, check_indices, check_label_values
@@ -13,6 +14,8 @@ __all__ = [
     "check_indices",
     "check_label_values",
     "import_optional",
+    "iter_row_blocks",
+    "map_row_blocks",
     "sample_available",
     "tie_break_keys",
     "top_k",

@@ -1,0 +1,325 @@
+"""Faiss indexes larger than RAM: on-disk IVF lists, and shards with global ids."""
+
+from __future__ import annotations
+
+import os
+
+import faiss
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ..utils import map_row_blocks
+from ..utils._parallel import _memmap_reference
+from ._common import normalize_rows, read_meta, write_meta
+from ._faiss import FaissIndex
+
+__all__ = ["OnDiskFaissIndex", "build_index_shards", "build_ondisk_ivf"]
+
+
+class OnDiskFaissIndex(FaissIndex):
+    """A :class:`FaissIndex` whose faiss index lives on disk, memory-mapped.
+
+    Made by :func:`build_ondisk_ivf` (one IVF index, inverted lists merged
+    on disk) or :func:`build_index_shards` (``faiss.IndexShards`` over
+    ``faiss.IndexIDMap`` shards that keep global row ids). Searches exclude
+    rows inside faiss, as :class:`FaissIndex` does (``IDSelectorBitmap``
+    through ``SearchParametersIVF``, which reaches every shard). The rows it
+    was built on are read from ``X`` (e.g. a ``np.memmap``) only for the rows
+    :meth:`search_rows` asks for; nothing the size of X is held in memory.
+
+    Parameters are those of :class:`FaissIndex`.
+    """
+
+    def _params(self, k, sel):
+        if isinstance(self.index_, faiss.IndexShards) and self.index_.count():
+            ivf = faiss.try_extract_index_ivf(faiss.downcast_index(self.index_.at(0)))
+            if ivf is not None:
+                nprobe = self.nprobe or max(16, ivf.nlist // 16)
+                return faiss.SearchParametersIVF(sel=sel, nprobe=min(nprobe, ivf.nlist))
+        return super()._params(k, sel)
+
+    def _set_defaults(self, k):
+        super()._set_defaults(k)
+        if isinstance(self.index_, faiss.IndexShards):
+            nprobe = self._params(k, None)
+            for s in range(self.index_.count()):
+                ivf = faiss.try_extract_index_ivf(
+                    faiss.downcast_index(self.index_.at(s))
+                )
+                if ivf is not None and hasattr(nprobe, "nprobe"):
+                    ivf.nprobe = nprobe.nprobe
+
+    def _row_vectors(self, rows):
+        X = getattr(self, "_X", None)
+        if X is None:
+            return super()._row_vectors(rows)
+        V = np.array(X[np.asarray(rows)], dtype=np.float32, order="C")
+        return normalize_rows(V, copy=False) if self.metric == "cosine" else V
+
+    def _attach(self, X):
+        if X is not None and X.shape != (self.n_samples_fit_, self.n_features_in_):
+            raise ValueError(
+                f"X has shape {X.shape}, the index was built on "
+                f"({self.n_samples_fit_}, {self.n_features_in_}) rows."
+            )
+        self._X = X
+        self._finish_build(None)
+        return self
+
+    def __getstate__(self):
+        # Pickle the files' path, not the index (it may not fit in memory), and
+        # a file-backed X by reference.
+        state = self.__dict__.copy()
+        state.pop("index_", None)
+        ref = _memmap_reference(state.get("_X"))
+        if ref is not None:
+            state["_X"] = ref
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        if "path_" in state:
+            self.index_ = _read(state["path_"])
+
+    @classmethod
+    def load(cls, path, X=None, *, mmap=True):
+        """Load an index written by a builder of this module, memory-mapped.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The ``path`` given to the builder.
+        X : array-like of shape (n_samples, n_features) or None, default=None
+            The rows the index was built on (a ``np.memmap`` is read lazily),
+            needed by :meth:`search_rows`.
+        mmap : bool, default=True
+            Ignored: inverted lists are always memory-mapped.
+
+        Returns
+        -------
+        index : OnDiskFaissIndex
+            A fitted index.
+        """
+        index, meta = read_meta(path, cls)
+        index.factory_ = meta["factory_"]
+        index.path_ = os.fspath(path)
+        index.index_ = _read(index.path_)
+        return index._attach(X)
+
+
+def _read(path):
+    """The faiss index (or shards) written at ``path``, memory-mapped."""
+    shards = sorted(
+        f
+        for f in os.listdir(os.path.dirname(path) or ".")
+        if f.startswith(os.path.basename(path) + ".shard") and f.endswith(".faissindex")
+    )
+    if os.path.exists(path):  # one merged index with on-disk inverted lists
+        return faiss.read_index(path, faiss.IO_FLAG_ONDISK_SAME_DIR)
+    directory = os.path.dirname(path) or "."
+    index = None
+    for name in shards:
+        shard = faiss.read_index(os.path.join(directory, name), faiss.IO_FLAG_MMAP)
+        if index is None:
+            index = faiss.IndexShards(shard.d, False, False)
+            index.metric_type = shard.metric_type
+        index.add_shard(shard)  # the faiss wrapper keeps a reference to shard
+    if index is None:
+        raise FileNotFoundError(f"no index written at {path!s}")
+    return index
+
+
+def _prepare(block, metric):
+    V = np.array(block, dtype=np.float32, order="C")
+    return normalize_rows(V, copy=False) if metric == "cosine" else V
+
+
+def _trained(X, factory, metric, train_size, random_state):
+    """An empty faiss index trained on a sample of ``X`` (read in sorted order)."""
+    n, d = X.shape
+    faiss_metric = (
+        faiss.METRIC_L2 if metric == "euclidean" else faiss.METRIC_INNER_PRODUCT
+    )
+    index = faiss.index_factory(d, factory, faiss_metric)
+    if not index.is_trained:
+        rng = check_random_state(random_state)
+        ivf = faiss.try_extract_index_ivf(index)
+        if ivf is not None:
+            ivf.cp.seed = int(rng.randint(np.iinfo(np.int32).max))
+        size = min(n, train_size or max(50_000, 40 * (ivf.nlist if ivf else 1)))
+        sample = np.sort(rng.choice(n, size, replace=False)) if size < n else None
+        V = _prepare(X[sample] if sample is not None else X[:], metric)
+        index.train(V)
+    return index
+
+
+def _add_shard(block, start, stop, trained, metric, fname, id_map):
+    """Add rows ``start:stop`` with their global ids to a copy of ``trained``."""
+    index = faiss.deserialize_index(trained)
+    if id_map:
+        index = faiss.IndexIDMap(index)
+    index.add_with_ids(_prepare(block, metric), np.arange(start, stop, dtype=np.int64))
+    faiss.write_index(index, fname)
+    return fname
+
+
+def _check(X, metric):
+    if metric not in ("cosine", "euclidean", "inner_product"):
+        raise ValueError(
+            f"metric must be 'cosine', 'euclidean' or 'inner_product', got {metric!r}."
+        )
+    if getattr(X, "ndim", None) != 2 or X.shape[0] < 1:
+        raise ValueError("X must be a 2-d array-like with at least one row.")
+
+
+def _finish(X, path, factory, metric, nprobe, random_state):
+    index = OnDiskFaissIndex(
+        factory=factory, metric=metric, nprobe=nprobe, random_state=random_state
+    )
+    index.n_samples_fit_, index.n_features_in_ = int(X.shape[0]), int(X.shape[1])
+    index.factory_ = factory
+    index.path_ = os.fspath(path)
+    index.index_ = _read(index.path_)
+    write_meta(path, index, factory_=factory)
+    return index._attach(X)
+
+
+def build_ondisk_ivf(
+    X,
+    path,
+    *,
+    factory="IVF1024,SQ8",
+    metric="cosine",
+    train_size=None,
+    shard_size=1_000_000,
+    nprobe=None,
+    random_state=None,
+):
+    """Build an IVF index whose inverted lists live on disk; load it memory-mapped.
+
+    Trains on a sample of ``train_size`` rows, adds the rows in shards of
+    ``shard_size`` (each shard an index file with global row ids, built
+    through joblib, so on a Dask cluster under
+    ``joblib.parallel_config(backend="dask")`` when the workers share
+    ``path``'s storage), merges the shards' inverted lists into one on-disk
+    file (``faiss.contrib.ondisk.merge_ondisk``) and deletes the shard files.
+    Writes ``path`` (the index), ``path.ivfdata`` (the lists) and
+    ``path.json``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The rows, read ``shard_size`` at a time (a ``np.memmap`` or any
+        array supporting row slicing).
+    path : str or path-like
+        Destination of the index; the lists go to ``path.ivfdata``.
+    factory : str, default="IVF1024,SQ8"
+        A faiss factory string of an IVF index (``"IVF4096,PQ32"``, ...).
+    metric : {"cosine", "euclidean", "inner_product"}, default="cosine"
+        ``"cosine"`` L2-normalises each shard and uses the inner product.
+    train_size : int or None, default=None
+        Rows sampled to train; None means ``max(50_000, 40 nlist)``.
+    shard_size : int, default=1_000_000
+        Rows added per shard.
+    nprobe : int or None, default=None
+        Lists visited per query, as for :class:`FaissIndex`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the training sample and k-means.
+
+    Returns
+    -------
+    index : OnDiskFaissIndex
+        The index, memory-mapped, with ``X`` attached for :meth:`search_rows`.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from skseals.neighbors import build_ondisk_ivf
+    >>> X = np.random.default_rng(0).normal(size=(2000, 8)).astype(np.float32)
+    >>> path = os.path.join(tempfile.mkdtemp(), "X.index")
+    >>> index = build_ondisk_ivf(X, path, factory="IVF16,Flat", shard_size=500,
+    ...                          nprobe=16, random_state=0)
+    >>> index.search_rows([0], 3)[1][0].tolist()[0]
+    0
+    """
+    from faiss.contrib.ondisk import merge_ondisk
+
+    _check(X, metric)
+    path = os.fspath(path)
+    trained = _trained(X, factory, metric, train_size, random_state)
+    if faiss.try_extract_index_ivf(trained) is None:
+        raise ValueError(f"factory={factory!r} is not an IVF index: use 'IVF...'.")
+    blob = faiss.serialize_index(trained)
+    shards = map_row_blocks(
+        lambda b, s, e, *a: _add_shard(b, s, e, *a, f"{path}.add{s}.tmp", False),
+        X.shape[0],
+        shard_size,
+        X=X,
+        args=(blob, metric),
+    )
+    try:
+        merge_ondisk(trained, shards, path + ".ivfdata")
+        faiss.write_index(trained, path)
+    finally:
+        for fname in shards:
+            os.remove(fname)
+    return _finish(X, path, factory, metric, nprobe, random_state)
+
+
+def build_index_shards(
+    X,
+    path,
+    *,
+    factory="IVF1024,SQ8",
+    metric="cosine",
+    train_size=None,
+    shard_size=1_000_000,
+    nprobe=None,
+    random_state=None,
+):
+    """Build one index per shard of rows, searched together with global ids.
+
+    Each shard of ``shard_size`` rows becomes ``faiss.IndexIDMap`` over a
+    copy of one trained index, written to ``path.shard{i:05d}.faissindex``
+    (built through joblib, so on a Dask cluster under
+    ``joblib.parallel_config(backend="dask")`` when the workers share the
+    storage). The shards are loaded memory-mapped into ``faiss.IndexShards``,
+    which passes the search parameters -- the ID selector that excludes
+    labeled rows and ``nprobe`` -- to every shard (``IndexShardsIVF`` would
+    drop the selector).
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        The rows, read ``shard_size`` at a time.
+    path : str or path-like
+        Prefix of the shard files; ``path.json`` holds the parameters.
+    factory : str, default="IVF1024,SQ8"
+        A faiss factory string (``"Flat"`` too).
+    metric : {"cosine", "euclidean", "inner_product"}, default="cosine"
+        ``"cosine"`` L2-normalises each shard and uses the inner product.
+    train_size : int or None, default=None
+        Rows sampled to train; None means ``max(50_000, 40 nlist)``.
+    shard_size : int, default=1_000_000
+        Rows per shard.
+    nprobe : int or None, default=None
+        Lists visited per query in every shard.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the training sample and k-means.
+
+    Returns
+    -------
+    index : OnDiskFaissIndex
+        The shards behind one index, with ``X`` attached for
+        :meth:`search_rows`.
+    """
+    _check(X, metric)
+    path = os.fspath(path)
+    blob = faiss.serialize_index(_trained(X, factory, metric, train_size, random_state))
+
+    def shard(block, start, stop, blob, metric):
+        fname = f"{path}.shard{start // shard_size:05d}.faissindex"
+        return _add_shard(block, start, stop, blob, metric, fname, True)
+
+    map_row_blocks(shard, X.shape[0], shard_size, X=X, args=(blob, metric))
+    return _finish(X, path, factory, metric, nprobe, random_state)

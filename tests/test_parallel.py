@@ -1,0 +1,295 @@
+"""All-rows passes through joblib: same results locally, on threads and on Dask."""
+
+import contextlib
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from joblib import parallel_config
+from sklearn.linear_model import LogisticRegression
+
+import skseals._learner as learner_module
+from skseals import ActiveLearner, ActiveSearcher
+from skseals._pseudo import draw_pseudo_negatives, positive_scores
+from skseals.neighbors import KNNGraph
+from skseals.pool import FullScanPool
+from skseals.pool._density import DensitySum
+from skseals.utils import RowBitmap, map_row_blocks
+from skseals.utils._parallel import _memmap_reference
+
+
+def _block_sum(block, start, stop, scale=1.0):
+    return start, stop, None if block is None else block.sum(axis=0) * scale
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    distributed = pytest.importorskip("distributed")
+    # Worker processes (spawned, not forked): tasks and data really are pickled.
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=40,
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(params=["default", "threading", "dask"])
+def backend(request):
+    """A context manager factory running the code under one joblib backend."""
+    if request.param == "default":
+        return contextlib.nullcontext
+    if request.param == "threading":
+        return lambda: parallel_config(backend="threading", n_jobs=2)
+    request.getfixturevalue("dask_client")
+    return lambda: parallel_config(backend="dask")
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 16)).astype(np.float32)
+    X[:60] += 2.5  # a rare, clustered concept
+    y = np.full(3000, -1)
+    y[:5] = 1
+    y[100:140] = 0
+    return X, y
+
+
+# -- the helper -------------------------------------------------------------------
+def test_map_row_blocks_is_ordered_and_covers_every_row(backend):
+    X = np.arange(70.0).reshape(35, 2)
+    rows = np.array([3, 1, 4, 1, 5, 9, 2, 6])
+    with backend():
+        out = map_row_blocks(_block_sum, 35, 8, X=X)
+        gathered = map_row_blocks(_block_sum, 8, 3, X=X, rows=rows, args=(2.0,))
+        bare = map_row_blocks(_block_sum, 10, 4)
+    assert [(a, b) for a, b, _ in out] == [
+        (0, 8),
+        (8, 16),
+        (16, 24),
+        (24, 32),
+        (32, 35),
+    ]
+    for start, stop, s in out:
+        np.testing.assert_array_equal(s, X[start:stop].sum(axis=0))
+    for start, stop, s in gathered:
+        np.testing.assert_array_equal(s, 2.0 * X[rows[start:stop]].sum(axis=0))
+    assert [(a, b, c) for a, b, c in bare] == [
+        (0, 4, None),
+        (4, 8, None),
+        (8, 10, None),
+    ]
+
+
+def test_memmap_is_shipped_by_reference(tmp_path):
+    path = tmp_path / "X.f32"
+    mm = np.memmap(path, dtype=np.float32, mode="w+", shape=(40, 3))
+    mm[:] = np.arange(120, dtype=np.float32).reshape(40, 3)
+    mm.flush()
+    view = np.asarray(mm)[10:]  # what validate_data hands on: a plain view
+    ref = _memmap_reference(view)
+    assert ref is not None and ref.shape == (30, 3)
+    clone = pickle.loads(pickle.dumps(ref))
+    assert len(pickle.dumps(ref)) < 1000  # the path, not the data
+    np.testing.assert_array_equal(clone[5:9], view[5:9])
+    assert _memmap_reference(np.ones((4, 3), dtype=np.float32)) is None
+
+
+def test_memmap_through_workers(tmp_path, backend):
+    path = tmp_path / "X.f32"
+    mm = np.memmap(path, dtype=np.float32, mode="w+", shape=(50, 4))
+    mm[:] = np.random.default_rng(0).normal(size=(50, 4))
+    mm.flush()
+    X = np.memmap(path, dtype=np.float32, mode="r", shape=(50, 4))
+    ref = map_row_blocks(_block_sum, 50, 16, X=X)
+    with backend():  # Dask worker processes re-open the file
+        out = map_row_blocks(_block_sum, 50, 16, X=X)
+    for (_, _, a), (_, _, b) in zip(ref, out, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_forking_backend_falls_back_to_threads():
+    mp = pytest.importorskip("multiprocessing")
+    if mp.get_start_method() != "fork":
+        pytest.skip("multiprocessing does not fork here")
+    X = np.ones((10, 2))
+    with (
+        parallel_config(backend="multiprocessing", n_jobs=2),
+        pytest.warns(RuntimeWarning, match="forks"),
+    ):
+        out = map_row_blocks(_block_sum, 10, 4, X=X)
+    assert [a for a, _, _ in out] == [0, 4, 8]
+
+
+def test_bad_block_size():
+    with pytest.raises(ValueError, match="block_size"):
+        map_row_blocks(_block_sum, 10, 0)
+
+
+# -- every all-rows pass ----------------------------------------------------------
+@pytest.mark.parametrize("cls", [ActiveLearner, ActiveSearcher])
+def test_full_scan_scoring_is_identical(data, backend, monkeypatch, cls):
+    X, y = data
+    monkeypatch.setattr(learner_module, "_SCORE_CHUNK", 512)  # 6 blocks
+
+    def run():
+        learner = cls(pool="full", batch_size=20, random_state=0).fit(X, y)
+        strategy = learner._round_strategy()
+        cand, scores = learner._score_all(strategy, learner._context())
+        picks = learner.query()
+        return cand, scores, picks
+
+    ref = run()
+    with backend():
+        got = run()
+    for a, b in zip(ref, got, strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)
+    cand = ref[0]
+    assert cand.shape[0] == 3000 - 45 and not np.isin(cand, np.arange(5)).any()
+
+
+def test_density_seeding_is_identical(data, backend):
+    X, y = data
+
+    def run():
+        return ActiveLearner(
+            pool=FullScanPool(block_size=256),
+            query_strategy="information_density",
+            random_state=0,
+        ).fit(X, y)
+
+    ref = run()
+    with backend():
+        got = run()
+    np.testing.assert_array_equal(ref.pool_.density_.sum, got.pool_.density_.sum)
+    assert ref.pool_.density_.counted == got.pool_.density_.counted
+    # The previous loop (DensitySum.add_block, in block order) gives the same bits.
+    old = DensitySum(X, X.shape[0])
+    for start in range(0, X.shape[0], 256):
+        stop = min(start + 256, X.shape[0])
+        old.add_block(start, stop, ~ref.excluded_.dense(start, stop))
+    np.testing.assert_array_equal(old.sum, ref.pool_.density_.sum)
+    np.testing.assert_array_equal(ref.query(), got.query())
+
+
+@pytest.mark.parametrize("index", ["exact", "faiss"])
+def test_knn_graph_build_is_identical(data, backend, index):
+    X, _ = data
+    ref = KNNGraph(n_neighbors=10, index=index, batch_size=700).fit(X)
+    with backend():
+        got = KNNGraph(n_neighbors=10, index=index, batch_size=700).fit(X)
+    np.testing.assert_array_equal(ref.neighbors_, got.neighbors_)
+    np.testing.assert_array_equal(ref.distances_, got.distances_)
+    assert not np.any(got.neighbors_ == np.arange(len(X))[:, None])
+
+
+def test_pseudo_negatives_full_scan_is_identical(backend):
+    rng = np.random.default_rng(1)
+    n = 70_000  # two blocks of 65,536 available rows
+    X = rng.normal(size=(n, 6)).astype(np.float32)
+    train = rng.choice(n, 200, replace=False)
+    est = LogisticRegression().fit(X[train], (X[train, 0] > 0).astype(int))
+    excluded = RowBitmap(n)
+    excluded.add(train)
+
+    def rank(Xb):
+        return positive_scores(est, Xb, pos=1)
+
+    def run():
+        return draw_pseudo_negatives(
+            X, excluded, 500, rank, np.random.RandomState(0), scans_all=True
+        )
+
+    ref = run()
+    with backend():
+        got = run()
+    np.testing.assert_array_equal(ref, got)
+    assert ref.shape == (500,) and not excluded.contains(ref).any()
+    assert (X[ref, 0] < np.median(X[:, 0]) + 0.5).all()  # the bottom of the ranking
+
+
+def test_learner_with_pseudo_negatives_is_identical(data, backend):
+    X, y = data
+
+    def run():
+        learner = ActiveSearcher(
+            pool="full", pseudo_negatives=1.0, batch_size=10, random_state=0
+        ).fit(X, y)
+        picks = learner.query()
+        learner.teach(picks, (picks < 60).astype(int))
+        return learner.pseudo_negatives_, learner.query()
+
+    ref = run()
+    with backend(), warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        got = run()
+    for a, b in zip(ref, got, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+# -- memory-mapped X ----------------------------------------------------------------
+def _memmap(tmp_path, X):
+    path = tmp_path / "X.f32"
+    mm = np.memmap(path, dtype=X.dtype, mode="w+", shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    del mm
+    return np.memmap(path, dtype=X.dtype, mode="r", shape=X.shape)
+
+
+def test_fit_keeps_a_memmap_by_reference_and_gathers_only_candidates(tmp_path):
+    import tracemalloc
+
+    from skseals.neighbors import FaissIndex
+    from skseals.pool import KNNPool
+
+    rng = np.random.default_rng(0)
+    n = 100_000
+    X = _memmap(tmp_path, rng.normal(size=(n, 32)).astype(np.float32))
+    y = np.full(n, -1)
+    y[:5], y[1000:1050] = 1, 0
+    index = FaissIndex("Flat", metric="euclidean").fit(X)  # built once, shared
+    tracemalloc.start()
+    try:
+        learner = ActiveSearcher(
+            pool=KNNPool(index=index, metric="euclidean", n_neighbors=50),
+            batch_size=20,
+            random_state=0,
+        ).fit(X, y)
+        for _ in range(3):
+            picks = learner.query()
+            learner.teach(picks, np.zeros(picks.shape[0], dtype=int))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert np.shares_memory(learner.X_, X)  # no copy of X
+    assert learner.X_.base is X and not learner.X_.flags.writeable
+    # Only candidate rows were gathered: far less than X itself (12.8 MB).
+    assert learner.pool_.size() < n // 10
+    assert peak < X.nbytes / 4, (peak, X.nbytes)
+
+
+def test_full_scan_on_memmap_is_identical(tmp_path, data, backend, monkeypatch):
+    X, y = data
+    monkeypatch.setattr(learner_module, "_SCORE_CHUNK", 512)
+    X_mm = _memmap(tmp_path, X)
+
+    def run(X):
+        learner = ActiveSearcher(
+            pool="full", query_strategy="information_density", random_state=0
+        )
+        return learner.fit(X, y).query(), learner
+
+    ref, _ = run(X)
+    with backend():  # on Dask, worker processes re-open the file
+        got, learner = run(X_mm)
+    np.testing.assert_array_equal(ref, got)
+    assert np.shares_memory(learner.X_, X_mm)
