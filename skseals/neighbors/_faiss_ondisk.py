@@ -34,7 +34,7 @@ class OnDiskFaissIndex(FaissIndex):
         if isinstance(self.index_, faiss.IndexShards) and self.index_.count():
             ivf = faiss.try_extract_index_ivf(faiss.downcast_index(self.index_.at(0)))
             if ivf is not None:
-                nprobe = self.nprobe or max(16, ivf.nlist // 16)
+                nprobe = self.nprobe or max(16, ivf.nlist // 100)
                 return faiss.SearchParametersIVF(sel=sel, nprobe=min(nprobe, ivf.nlist))
         return super()._params(k, sel)
 
