@@ -12,6 +12,7 @@ import textwrap
 import numpy as np
 
 from ..query import STRATEGY_ALIASES
+from ..utils._argtypes import positive_int as _positive_int
 from ._commands import UsageError
 
 __all__ = ["add_label_parser", "run_label"]
@@ -43,16 +44,6 @@ _HELP = (
     "y = positive, n = negative, s = skip (can't tell), u = undo the last answer "
     "of this batch, q = quit (saves the answers given)"
 )
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
 
 
 def _non_negative(text):

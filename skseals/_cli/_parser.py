@@ -6,6 +6,7 @@ import argparse
 
 from ..analysis._cli import add_structure_parser
 from ..query import STRATEGY_ALIASES
+from ..utils._argtypes import positive_int as _positive_int
 from ._commands import run_bench, run_demo
 from ._configs import INDEXES, POOLS
 from ._label import add_label_parser
@@ -67,16 +68,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
 
 
 def _count(text):

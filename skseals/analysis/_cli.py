@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils._argtypes import positive_int as _positive_int
+
 __all__ = ["add_structure_parser", "run_structure"]
 
 _DESCRIPTION = """\
@@ -52,16 +54,6 @@ def _int_list(text):
     if not values or values[0] < 1:
         raise argparse.ArgumentTypeError(f"expected integers >= 1, got {text!r}")
     return values
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {value}")
-    return value
 
 
 def add_structure_parser(subparsers) -> argparse.ArgumentParser:
