@@ -470,3 +470,16 @@ def get_graph(
         key,
         measure_size=measure_size,
     )
+
+
+def faiss_default_nprobe(index):
+    """The nprobe a FaissIndex uses when its ``nprobe`` is None (None if not IVF).
+
+    Asked from the library (its private ``_params``) so that the tables follow
+    the library's default, whatever it is.
+    """
+    try:
+        alt = with_params(index, nprobe=None)
+        return int(alt._params(100, None).nprobe)
+    except Exception:  # noqa: BLE001 - not an IVF index, or the API moved
+        return None

@@ -36,6 +36,7 @@ import contextlib
 import cProfile
 import gc
 import io
+import json
 import os
 import pstats
 import time
@@ -158,6 +159,12 @@ def parse_args(argv=None):
         help="profile one round per chosen configuration at the largest n",
     )
     p.add_argument("--no-profile", dest="profile", action="store_false")
+    p.add_argument(
+        "--report",
+        default=None,
+        metavar="JSON",
+        help="print the tables of a run saved with --json, and run nothing",
+    )
     p.add_argument("--json", default=None, help="write all results to this file")
     return p.parse_args(argv)
 
@@ -269,7 +276,7 @@ def build_backends(args, X, n):
         ivf, info = C.get_backend("faiss-ivf", X, nlist=args.ivf_nlist, **kw)
         for nprobe in args.nprobe:
             indexes[f"faiss-ivf-nprobe{nprobe}"] = C.with_params(ivf, nprobe=nprobe)
-        default_nprobe = max(16, C.ivf_nlist(n) // 16)
+        default_nprobe = C.faiss_default_nprobe(ivf)
         if default_factory(n) == ivf.factory_:
             # FaissIndex() picks this very index at this n: share the build.
             indexes["faiss-default"] = C.with_params(ivf, nprobe=None)
@@ -426,6 +433,91 @@ def scoring_floors(lr, batch):
     }
 
 
+def instrumented_split(cfg, truth, repeats=3):
+    """Unprofiled split of query() by timing wrappers (medians over rounds, ms).
+
+    Wraps, for the duration of a few rounds, the learner's ``_score`` and
+    ``_score_all``, the
+    pool's ``_search`` and ``expand`` and the greedy ``select_batch`` with
+    timers (about a microsecond each), so the split is not inflated the way
+    cProfile inflates many small Python calls.
+    """
+    import skseals._learner as learner_mod
+
+    lr = cfg.learner
+    pool = lr.pool_
+    if not all(
+        hasattr(o, a) for o, a in [(lr, "_score"), (learner_mod, "select_batch")]
+    ):
+        return {}
+    acc, state = {}, {"in_loop": False}
+
+    def timed(name, fn):
+        def wrapper(*a, **kw):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                dt = time.perf_counter() - t0
+                where = "loop" if state["in_loop"] else "outside"
+                acc[f"{name}_{where}"] = acc.get(f"{name}_{where}", 0.0) + dt
+
+        return wrapper
+
+    orig_select = learner_mod.select_batch
+
+    def select(*a, **kw):
+        state["in_loop"] = True
+        t0 = time.perf_counter()
+        try:
+            return orig_select(*a, **kw)
+        finally:
+            acc["loop"] = acc.get("loop", 0.0) + time.perf_counter() - t0
+            state["in_loop"] = False
+
+    rows_out = []
+    learner_mod.select_batch = select
+    patched_lr = [a for a in ("_score", "_score_all") if hasattr(lr, a)]
+    for a in patched_lr:
+        setattr(lr, a, timed("score", getattr(lr, a)))
+    patched_pool = [a for a in ("_search", "expand") if hasattr(pool, a)]
+    for a in patched_pool:
+        setattr(pool, a, timed(a, getattr(pool, a)))
+    try:
+        for _ in range(repeats):
+            acc.clear()
+            with cfg.context():
+                t0 = time.perf_counter()
+                rows = lr.query()
+                total = time.perf_counter() - t0
+            lr.teach(rows, truth[rows])
+            g = acc.get
+            score = g("score_outside", 0.0) + g("score_loop", 0.0)
+            search = g("_search_outside", 0.0) + g("_search_loop", 0.0)
+            loop_rest = g("loop", 0.0) - g("score_loop", 0.0) - g("_search_loop", 0.0)
+            rows_out.append(
+                {
+                    "total": total,
+                    "score": score,
+                    "search": search,
+                    "loop_rest": loop_rest,
+                    "other": total
+                    - g("loop", 0.0)
+                    - g("score_outside", 0.0)
+                    - g("_search_outside", 0.0),
+                }
+            )
+    finally:
+        learner_mod.select_batch = orig_select
+        for a in patched_lr:
+            delattr(lr, a)
+        for a in patched_pool:
+            delattr(pool, a)
+    return {
+        f"inst_{k}_ms": 1e3 * C.median([r[k] for r in rows_out]) for k in rows_out[0]
+    }
+
+
 def profile_round(cfg, truth, batch):
     """Profile one query() of ``cfg``; split its time into scoring / search / rest.
 
@@ -436,6 +528,7 @@ def profile_round(cfg, truth, batch):
     """
     lr = cfg.learner
     floors = scoring_floors(lr, batch) if cfg.pool_name == "KNNPool" else {}
+    floors.update(instrumented_split(cfg, truth))
     prof = cProfile.Profile()
     with cfg.context():
         t0 = time.perf_counter()
@@ -691,8 +784,8 @@ def profile_setting(args, st, result):
 # -- output -------------------------------------------------------------------
 ROUND_COLUMNS = [
     ("config", "configuration", 0),
-    ("P", "pool |P|", 0),
-    ("bound", "n/|P|", 1),
+    ("P", "pool size P", 0),
+    ("bound", "n / P", 1),
     ("query_ms", "query ms", 1),
     ("teach_ms", "teach ms", 1),
     ("knn_ms", "of which kNN ms", 1),
@@ -753,8 +846,8 @@ def report(args, results, env, pools):
                 rows,
                 [
                     ("config", "configuration", 0),
-                    ("P_lo", f"|P| at {lo['n']:,}", 0),
-                    ("P_hi", f"|P| at {hi['n']:,}", 0),
+                    ("P_lo", f"P at {lo['n']:,}", 0),
+                    ("P_hi", f"P at {hi['n']:,}", 0),
                     ("lo", f"ms at {lo['n']:,}", 1),
                     ("hi", f"ms at {hi['n']:,}", 1),
                     ("ratio", "ratio", 2),
@@ -787,6 +880,18 @@ def report(args, results, env, pools):
                 )
             )
             out.append("")
+            if p.get("inst_total_ms"):
+                out.append(
+                    "Without cProfile (timers around the learner's `_score`/"
+                    "`_score_all`, the "
+                    "pool's `_search` and `expand`, and `select_batch`; medians of "
+                    f"3 further rounds): query {p['inst_total_ms']:.1f} ms = scoring "
+                    f"{p['inst_score_ms']:.1f} + neighbour search "
+                    f"{p['inst_search_ms']:.1f} + greedy-loop bookkeeping "
+                    f"{p['inst_loop_rest_ms']:.1f} + the rest of query() "
+                    f"{p['inst_other_ms']:.1f} ms."
+                )
+                out.append("")
             if p.get("floor_rows"):
                 out.append(
                     f"Floors for this pool ({p['floor_rows']:,} candidates, medians "
@@ -812,6 +917,12 @@ def report(args, results, env, pools):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.report:  # re-render the tables of a saved run
+        with open(args.report, encoding="utf-8") as f:
+            saved = json.load(f)
+        saved_args = argparse.Namespace(**{**vars(args), **saved["args"]})
+        print(report(saved_args, saved["results"], saved["env"], saved["thread_pools"]))
+        return
     ctl, pools = C.limit_threads(args.threads)
     env = C.environment(args.threads, args.build_threads)
     print(C.describe_environment(env, pools))
