@@ -93,15 +93,15 @@ print(f"one index per learner: {alias_seconds:.2f} s")
 # :class:`~skseals.neighbors.KNNGraph` asks the index for the 50 nearest
 # neighbours of every row in large batches, once. Afterwards a pool grows by
 # looking rows up in the table instead of searching. The graph costs a search
-# of every row up front (and 4 bytes per neighbour per row), so it pays off
-# when many concepts or long sessions share it, as in the benchmarks, where
-# one graph served thousands of runs.
+# of every row up front (and 8 bytes per neighbour per row: an int32 id and a
+# float32 distance), so it pays off when many concepts or long sessions share
+# it, as in the benchmarks, where one graph served thousands of runs.
 t0 = time.perf_counter()
 graph = KNNGraph(n_neighbors=50, index=index).fit(X)
 graph_seconds = time.perf_counter() - t0
 print(
     f"KNNGraph of {graph.neighbors_.shape} built in {graph_seconds:.2f} s "
-    f"({graph.neighbors_.nbytes / 2**20:.1f} MiB)"
+    f"({(graph.neighbors_.nbytes + graph.distances_.nbytes) / 2**20:.1f} MiB)"
 )
 t0 = time.perf_counter()
 for c in range(len(data.concepts)):

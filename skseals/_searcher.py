@@ -37,7 +37,7 @@ class ActiveSearcher(_BaseActive):
     neg_label : int, float, str or bool, default=0
         The other class.
     pseudo_negatives : float >= 0, default=0.0
-        Mullapudi et al.'s pseudo-negatives: at each refit, f·(|Lp| + 0.1·|Ln|)
+        Mullapudi et al.'s pseudo-negatives: at each refit, ``f·(|Lp| + 0.1·|Ln|)``
         unlabeled rows drawn uniformly from the bottom half of the current
         ranking are trained on as ``neg_label`` (0 turns it off). With
         positives only, this trains a real classifier from the first round.

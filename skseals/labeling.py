@@ -271,13 +271,14 @@ class LabelingSession:
     def widget(self, render: Callable[[int], object] | None = None):
         """An ipywidgets interface: Yes / No / Skip / Undo buttons and progress.
 
-        Needs ``ipywidgets`` (``pip install ipywidgets``), imported only here.
+        Needs ``ipywidgets`` (``pip install "skseals[notebook]"``), imported only
+        here.
 
         Parameters
         ----------
         render : callable, default=None
             Called as ``render(row)`` inside the widget's output area to
-            display the current row; None uses ``show`` (or prints the row id).
+            display the current row; None uses ``show`` (or shows the row id).
 
         Returns
         -------
@@ -288,7 +289,12 @@ class LabelingSession:
         from .utils import import_optional
 
         widgets = import_optional("ipywidgets")
-        render = render or self.show or (lambda row: print(f"row {row}"))
+        from IPython.display import display  # ipywidgets depends on IPython
+
+        def show_row_id(row):
+            display(widgets.Label(f"row {row}"))
+
+        render = render or self.show or show_row_id
         out = widgets.Output()
         status = widgets.HTML()
 
@@ -305,7 +311,7 @@ class LabelingSession:
             out.clear_output(wait=True)
             with out:
                 if self.current_row is None:
-                    print("The candidate pool is exhausted.")
+                    display(widgets.Label("The candidate pool is exhausted."))
                 else:
                     render(self.current_row)
 

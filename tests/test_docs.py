@@ -5,11 +5,13 @@ The build runs without executing the gallery (``-D plot_gallery=0``):
 when the docs tools are not installed (``pip install -e ".[docs]"``).
 """
 
+import html as html_lib
 import importlib
 import pkgutil
 import re
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -91,3 +93,53 @@ def test_cli_page_shows_every_command(html):
     text = re.sub(r"<[^>]+>", "", (html / "cli.html").read_text(encoding="utf-8"))
     for command in ("demo", "bench", "structure", "label"):
         assert f"usage: skseals {command}" in text, command
+
+
+def test_install_page_has_the_readme_set_up_commands():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    install = (DOCS / "install.rst").read_text(encoding="utf-8")
+    commands = [
+        b.strip()
+        for b in re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+        if b.strip().endswith(("skseals demo", "pytest"))
+    ]
+    assert len(commands) == 2
+    for command in commands:
+        assert command in install, f"docs/install.rst lacks the README's {command!r}"
+
+
+def _cells(text):
+    return " ".join(html_lib.unescape(re.sub(r"<[^>]+>|[`*]", " ", text)).split())
+
+
+@pytest.mark.parametrize(
+    ("page", "keywords"),
+    [
+        ("user_guide/backends.html", ["backend"]),
+        ("benchmarks.html", ["label efficiency", "table 2"]),
+    ],
+)
+def test_benchmark_sections_render_as_tables(html, page, keywords):
+    """Every table of the RESULTS.md sections a page includes is an HTML table."""
+    sys.path.insert(0, str(DOCS / "sphinxext"))
+    try:
+        from skseals_docs import _results_sections
+    finally:
+        sys.path.remove(str(DOCS / "sphinxext"))
+    sections = _results_sections(keywords)
+    if not sections:
+        pytest.skip(f"benchmarks/RESULTS.md has no section on {keywords}")
+    headers = [
+        _cells(line.replace("|", " "))
+        for section in sections
+        for line, rule in pairwise(section.splitlines())
+        if rule.startswith("|---")
+    ]
+    text = (html / page).read_text(encoding="utf-8")
+    rendered = [
+        _cells(re.search(r"<tr.*?</tr>", table, flags=re.S).group(0))
+        for table in re.findall(r"<table.*?</table>", text, flags=re.S)
+    ]
+    missing = [h for h in headers if h not in rendered]
+    assert headers and not missing, f"{page}: tables not rendered: {missing}"
+    assert "|---" not in text, f"{page}: a Markdown table was left as text"

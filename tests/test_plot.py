@@ -1,4 +1,4 @@
-"""Tests of skseals.plot: learning curves and per-round history."""
+"""Tests of skseals.plot: learning curves, per-concept scatter, per-round history."""
 
 import numpy as np
 import pytest
@@ -7,7 +7,11 @@ matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from skseals.plot import plot_history, plot_learning_curves  # noqa: E402
+from skseals.plot import (  # noqa: E402
+    plot_concept_scatter,
+    plot_history,
+    plot_learning_curves,
+)
 
 
 def _rec(config, concept, n_labeled, ap, recall):
@@ -80,3 +84,32 @@ def test_plot_history():
     np.testing.assert_allclose(ax.right_ax.get_lines()[0].get_ydata(), [0, 10, 20, 30])
     with pytest.raises(ValueError, match="empty"):
         plot_history([])
+
+
+def test_concept_scatter_means_repetitions_at_the_last_round():
+    results = RESULTS + [
+        _rec("Full", "c1", 100, 0.1, 0.1), _rec("Full", "c1", 200, 0.9, 0.9),
+        {**_rec("Full", "c1", 200, 0.7, 0.9), "repetition": 1},
+        {**_rec("Full", "c1", 100, 0.0, 0.0), "repetition": 1},
+    ]  # fmt: skip
+    ax = plot_concept_scatter(results, "Full", "SEALS")
+    assert ax.concepts_ == ["c0", "c1"]
+    points = ax.collections[0].get_offsets()
+    # c0: Full 0.5, SEALS 0.6; c1: Full mean(0.9, 0.7), SEALS 0.8 (last rounds)
+    np.testing.assert_allclose(points, [[0.5, 0.6], [0.8, 0.8]])
+    (diagonal,) = ax.get_lines()
+    np.testing.assert_allclose(diagonal.get_xdata(), diagonal.get_ydata())
+    assert "Full" in ax.get_xlabel() and "SEALS" in ax.get_ylabel()
+
+
+def test_concept_scatter_at_a_label_count_and_errors():
+    fig, ax = plt.subplots()
+    out = plot_concept_scatter(RESULTS, "Full", "SEALS", "recall", n_labeled=100, ax=ax)
+    assert out is ax and ax.concepts_ == ["c0"]  # Full ran c0 only
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), [[0.2, 0.1]])
+    with pytest.raises(ValueError, match="configs"):
+        plot_concept_scatter(RESULTS, "Full", "Nope")
+    with pytest.raises(ValueError, match="metric"):
+        plot_concept_scatter(RESULTS, "Full", "SEALS", "accuracy")
+    with pytest.raises(ValueError, match="no concept"):
+        plot_concept_scatter(RESULTS, "Full", "SEALS", n_labeled=300)

@@ -1,4 +1,4 @@
-"""The ``skseals`` command (``python -m skseals``): demo, bench, structure."""
+"""The ``skseals`` command (``python -m skseals``): demo, bench, structure, label."""
 
 from __future__ import annotations
 

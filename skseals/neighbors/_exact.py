@@ -56,7 +56,7 @@ class ExactIndex(_BaseIndex):
         Number of indexed rows.
     n_features_in_ : int
         Number of features of the fitted X.
-    vectors_ : ndarray of shape (n_samples_fit_, n_features_in_)
+    vectors_ : ndarray of shape (``n_samples_fit_``, ``n_features_in_``)
         The indexed rows as float32 (L2-normalised for ``"cosine"``); a view
         of X when X was already float32, C-ordered and not normalised.
 

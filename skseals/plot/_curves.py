@@ -20,6 +20,17 @@ _LABELS = {
 _X_LABELS = {"n_labeled": "Labels (seed included)", "round": "Round"}
 
 
+def _check_metric(metric):
+    if metric not in _LABELS:
+        raise ValueError(f"metric must be one of {sorted(_LABELS)}; got {metric!r}.")
+
+
+def _check_configs(configs, known):
+    unknown = [c for c in configs if c not in known]
+    if unknown:
+        raise ValueError(f"configs {unknown} are not in the results; known: {known}.")
+
+
 def _axes(ax):
     if ax is None:
         plt = import_optional("matplotlib.pyplot")
@@ -79,15 +90,12 @@ def plot_learning_curves(
     >>> [line.get_label() for line in ax.get_lines()]
     ['a', 'b']
     """
-    if metric not in _LABELS:
-        raise ValueError(f"metric must be one of {sorted(_LABELS)}; got {metric!r}.")
+    _check_metric(metric)
     summary = summarize(results, by=x, as_frame=False)
     known = list(dict.fromkeys(row["config"] for row in summary))
     if configs is None:
         configs = known
-    unknown = [c for c in configs if c not in known]
-    if unknown:
-        raise ValueError(f"configs {unknown} are not in the results; known: {known}.")
+    _check_configs(configs, known)
     ax = _axes(ax)
     for config in configs:
         rows = [r for r in summary if r["config"] == config]
