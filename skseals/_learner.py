@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from ._cold_start import CentroidClassifier
 from ._greedy import select_batch
@@ -23,6 +23,8 @@ from ._session import SessionMixin
 from .base import UNLABELED, BaseCandidatePool, BaseQueryStrategy, QueryContext
 from .pool import make_pool
 from .utils import RowBitmap, check_batch_size, check_indices, tie_break_keys, top_k
+from .utils._threads import limit_threads
+from .utils._validation import validate_rows
 
 __all__ = ["ActiveLearner"]
 
@@ -74,7 +76,9 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         ----------
         X : array-like of shape (n_samples, n_features)
             Every example, labeled and unlabeled. Kept by reference (no copy
-            when it is already a float32/float64 C-contiguous array or memmap).
+            when it is already a float32/float64 C-contiguous array or memmap);
+            an array read by rows (``zarr.Array``, ``h5py.Dataset``) is kept
+            unread and only the rows needed are read.
         y : array-like of shape (n_samples,)
             Class labels, with ``UNLABELED`` (-1) for unlabeled rows. String
             classes need ``dtype=object`` so that -1 can mark unlabeled rows.
@@ -84,7 +88,7 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         self : object
             The fitted learner.
         """
-        with self._state_lock():
+        with self._state_lock(), limit_threads():
             return self._fit(X, y)
 
     def _fit(self, X, y):
@@ -95,7 +99,7 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             getattr(self.estimator, "fit", None)
         ):
             raise TypeError("`estimator` must have a fit method.")
-        X, y = validate_data(
+        X, y = validate_rows(
             self,
             X,
             y,
@@ -336,7 +340,7 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             taught. Fewer than ``batch_size`` rows (possibly none) when the
             candidate pool runs out.
         """
-        with self._state_lock():
+        with self._state_lock(), limit_threads():
             return self._query(batch_size)
 
     def _query(self, batch_size):
@@ -404,7 +408,7 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         ValueError, TypeError
             On bad input, naming the argument; the learner is left unchanged.
         """
-        with self._state_lock():
+        with self._state_lock(), limit_threads():
             check_is_fitted(self, "X_")
             idx = check_indices(indices, self.X_.shape[0])
             codes, new_values = self._labels.prepare(idx, labels)

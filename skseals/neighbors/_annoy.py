@@ -11,6 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from ..utils import import_optional
+from ..utils._threads import capped_n_threads
 from ._common import (
     _BaseIndex,
     empty_result,
@@ -110,7 +111,7 @@ class AnnoyIndex(_BaseIndex):
         index.set_seed(int(check_random_state(self.random_state).randint(2**31 - 1)))
         for i, row in enumerate(V):
             index.add_item(i, row)
-        index.build(self.n_trees, n_jobs=-1 if self.n_jobs == 0 else self.n_jobs)
+        index.build(self.n_trees, n_jobs=capped_n_threads(self.n_jobs))
         self.index_ = index
 
     def _convert(self, dist):

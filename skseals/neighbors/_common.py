@@ -23,6 +23,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..base import METRICS, BaseNeighborIndex
 from ..utils import RowBitmap
+from ..utils._row_array import dense_rows
+from ..utils._threads import thread_limited
 
 __all__ = [
     "check_n_neighbors",
@@ -253,6 +255,7 @@ class _BaseIndex(BaseNeighborIndex):
         return rows
 
     # -- public API ----------------------------------------------------------
+    @thread_limited
     def fit(self, X: ArrayLike, y: None = None) -> _BaseIndex:
         """Build the index over every row of ``X``.
 
@@ -269,7 +272,7 @@ class _BaseIndex(BaseNeighborIndex):
             The fitted index.
         """
         self._validate_params()
-        V = self._prepare(X, reset=True)
+        V = self._prepare(dense_rows(X), reset=True)  # zarr: read block by block
         self.n_samples_fit_ = None  # not shared by clone() while half built
         self._build(V)
         self.n_samples_fit_ = int(V.shape[0])

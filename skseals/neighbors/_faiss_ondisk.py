@@ -10,6 +10,7 @@ from sklearn.utils import check_random_state
 
 from ..utils import map_row_blocks
 from ..utils._parallel import _memmap_reference
+from ..utils._threads import thread_limited
 from ._common import normalize_rows, read_meta, write_meta
 from ._faiss import FaissIndex
 
@@ -184,6 +185,7 @@ def _finish(X, path, factory, metric, nprobe, random_state):
     return index._attach(X)
 
 
+@thread_limited
 def build_ondisk_ivf(
     X,
     path,
@@ -266,6 +268,7 @@ def build_ondisk_ivf(
     return _finish(X, path, factory, metric, nprobe, random_state)
 
 
+@thread_limited
 def build_index_shards(
     X,
     path,

@@ -9,9 +9,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods, Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from ..utils import RowBitmap, import_optional, iter_row_blocks
+from ..utils._threads import thread_limited
+from ..utils._validation import validate_rows
 from ._common import _BaseIndex, compact, read_meta, write_meta
 from ._resolve import make_index
 
@@ -111,6 +113,7 @@ class KNNGraph(_BaseIndex):
         self.batch_size = batch_size
         self.verbose = verbose
 
+    @thread_limited
     def fit(self, X: ArrayLike, y: None = None) -> KNNGraph:
         """Compute the neighbour table of every row of ``X``.
 
@@ -127,7 +130,7 @@ class KNNGraph(_BaseIndex):
             The fitted graph.
         """
         self._validate_params()
-        X = validate_data(self, X, dtype=np.float32, order="C", ensure_min_samples=1)
+        X = validate_rows(self, X, dtype=np.float32, order="C", ensure_min_samples=1)
         n, k = X.shape[0], self.n_neighbors
         index = make_index(self.index, self.metric, n)
         if getattr(index, "n_samples_fit_", None) is None:

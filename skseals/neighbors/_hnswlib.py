@@ -12,6 +12,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from ..utils import import_optional
+from ..utils._threads import capped_n_threads
 from ._common import _BaseIndex, empty_result, finish, read_meta, write_meta
 
 __all__ = ["HNSWIndex"]
@@ -107,7 +108,7 @@ class HNSWIndex(_BaseIndex):
         return hnswlib.Index(space=_SPACES[self.metric], dim=int(dim))
 
     def _threads(self):
-        return -1 if self.num_threads in (0, -1) else int(self.num_threads)
+        return capped_n_threads(self.num_threads)  # within skseals's budget
 
     def _reset_marks(self):
         self._marked = np.empty(0, dtype=np.int64)

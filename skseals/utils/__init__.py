@@ -5,6 +5,7 @@ from ._optional import import_optional
 from ._parallel import iter_row_blocks, map_row_blocks
 from ._sampling import sample_available
 from ._selection import best_of, tie_break_keys, top_k
+from ._threads import effective_n_threads
 from ._validation import check_batch_size, check_indices, check_label_values
 
 __all__ = [
@@ -13,6 +14,7 @@ __all__ = [
     "check_batch_size",
     "check_indices",
     "check_label_values",
+    "effective_n_threads",
     "import_optional",
     "iter_row_blocks",
     "map_row_blocks",

@@ -23,6 +23,10 @@ import numpy as np
 from joblib import Parallel, delayed, parallel_config
 from joblib.parallel import get_active_backend
 
+from .._config import get_config
+from ._row_array import RowArray, is_row_array
+from ._threads import effective_n_threads, limit_threads
+
 __all__ = ["iter_row_blocks", "map_row_blocks"]
 
 
@@ -76,9 +80,46 @@ def _memmap_reference(X):
     return None
 
 
-def _call(func, source, key, start, stop, args):
-    block = None if source is None else source[key]
-    return func(block, start, stop, *args)
+def _reference(X):
+    """What to ship to other processes instead of X's data, or None.
+
+    A file-backed ndarray goes as a :class:`_MemmapRows`, a lazily read X
+    whose store pickles by address (a zarr array on disk or shared storage)
+    goes as itself; workers then read their block where they run.
+    """
+    if is_row_array(X):
+        rows = X if isinstance(X, RowArray) else RowArray(X)
+        return rows if rows.by_reference else None
+    return _memmap_reference(X)
+
+
+def _call(func, source, key, start, stop, args, limit=None):
+    """``func(source[key], start, stop, *args)`` under the thread ``limit``.
+
+    ``key=None`` passes ``source`` itself (a block shipped whole). ``limit``
+    is ``(n_threads, exact, openmp_only)`` for :func:`limit_threads`, or
+    None for the worker's own default.
+    """
+    block = source if source is None or key is None else source[key]
+    n_threads, exact, openmp_only = limit if limit is not None else (None, None, False)
+    with limit_threads(n_threads, exact=exact, openmp_only=openmp_only):
+        return func(block, start, stop, *args)
+
+
+def _forks(name):
+    """Whether joblib backend ``name`` would fork this process (unsafe after faiss)."""
+    if name != "MultiprocessingBackend":
+        return False
+    method = os.environ.get("JOBLIB_START_METHOD", "").strip() or (
+        multiprocessing.get_start_method(allow_none=True)
+        or multiprocessing.get_all_start_methods()[0]
+    )
+    return method == "fork"
+
+
+def _n_workers(n_jobs):
+    cores = os.cpu_count() or 1
+    return n_jobs if n_jobs > 0 else max(1, cores + 1 + n_jobs)
 
 
 def _resolve_backend(n_jobs):
@@ -108,7 +149,8 @@ def iter_row_blocks(
     block_size : int
         Positions per block (the last block may be shorter).
     X : array-like or None, default=None
-        Rows to read for each block; None passes ``block=None``.
+        Rows to read for each block: an ndarray, a memmap, or a lazily read
+        array (``zarr.Array``, ``h5py.Dataset``); None passes ``block=None``.
     rows : ndarray of int or None, default=None
         Row ids of ``X`` at each position: the block of positions
         ``start:stop`` is ``X[rows[start:stop]]`` (default ``X[start:stop]``).
@@ -132,17 +174,16 @@ def iter_row_blocks(
         stop = min(start + block_size, n_rows)
         return slice(start, stop) if rows is None else rows[start:stop]
 
+    budget = effective_n_threads()
+    exact = get_config()["n_threads"] is not None
     n_jobs, uses_threads, name = _resolve_backend(n_jobs)
     if n_jobs == 1:  # in process, in order: the default for every user
         for start in starts:
             stop = min(start + block_size, n_rows)
-            yield _call(func, X, key(start), start, stop, args)
+            yield _call(func, X, key(start), start, stop, args, (budget, exact, False))
         return
 
-    if (
-        name == "MultiprocessingBackend"
-        and multiprocessing.get_start_method() == "fork"
-    ):
+    if _forks(name):
         # faiss can hang in a child forked after OpenMP ran in the parent.
         warnings.warn(
             "the joblib 'multiprocessing' backend forks, which can hang after "
@@ -157,43 +198,47 @@ def iter_row_blocks(
             )
         return
 
+    # Each worker gets budget // n_workers threads. Dask workers run elsewhere,
+    # on cores of their own: they keep their own default (Dask sets
+    # OMP_NUM_THREADS=1 in its workers).
+    per_worker = max(1, budget // _n_workers(n_jobs))
     if uses_threads:
+        # BLAS pools are process-wide: capped once here. OpenMP's setting is
+        # per thread: capped again inside each worker thread.
+        limit = (per_worker, exact, True)
         tasks = (
-            delayed(_call)(func, X, key(s), s, min(s + block_size, n_rows), args)
+            delayed(_call)(func, X, key(s), s, min(s + block_size, n_rows), args, limit)
             for s in starts
         )
-        yield from _threaded(tasks, n_jobs)
+        with limit_threads(per_worker, exact=exact):
+            yield from Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
         return
 
-    # Other processes / machines: ship a file-backed X by reference, else the
-    # block itself (never the whole X).
-    ref = None if X is None else _memmap_reference(X)
+    limit = None if "Dask" in name else (per_worker, exact, False)
+    # Other processes / machines: ship a file-backed or store-backed X by
+    # reference, else the block itself (never the whole X).
+    ref = None if X is None else _reference(X)
     if ref is not None:
         tasks = (
-            delayed(_call)(func, ref, key(s), s, min(s + block_size, n_rows), args)
+            delayed(_call)(
+                func, ref, key(s), s, min(s + block_size, n_rows), args, limit
+            )
             for s in starts
         )
     else:
         tasks = (
-            delayed(func)(
+            delayed(_call)(
+                func,
                 None if X is None else np.asarray(X[key(s)]),
+                None,
                 s,
                 min(s + block_size, n_rows),
-                *args,
+                args,
+                limit,
             )
             for s in starts
         )
     yield from Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
-
-
-def _threaded(tasks, n_jobs):
-    """Run on threads with the BLAS / OpenMP pools shared out between them."""
-    from threadpoolctl import threadpool_limits
-
-    n_threads = n_jobs if n_jobs > 0 else max(1, (os.cpu_count() or 1) + 1 + n_jobs)
-    per_thread = max(1, (os.cpu_count() or 1) // max(1, n_threads))
-    with threadpool_limits(limits=per_thread):
-        yield from Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
 
 
 def map_row_blocks(
@@ -212,11 +257,17 @@ def map_row_blocks(
     run one after the other in this process, as a plain loop. Under
     ``parallel_config(backend="dask")`` they run on the Dask cluster of the
     current ``distributed.Client``. Process-based backends receive a
-    file-backed (``np.memmap``) X by reference and re-open it read-only; any
-    other X is sent block by block, never whole. No process is forked:
-    the ``multiprocessing`` backend with the ``fork`` start method (unsafe
-    after faiss ran OpenMP) is replaced by threads, with a warning. Threads
-    share the BLAS / OpenMP thread pools out between them (threadpoolctl).
+    file-backed (``np.memmap``) X, or a zarr X on disk or shared storage, by
+    reference and read their block where they run; any other X is sent block
+    by block, never whole. No process is forked: the ``multiprocessing``
+    backend with the ``fork`` start method (unsafe after faiss ran OpenMP) is
+    replaced by threads, with a warning.
+
+    Threads: every call runs under the thread budget
+    (:func:`skseals.config_context`): in this process with the whole budget;
+    on threads or loky processes each worker gets ``budget // n_workers``
+    BLAS and OpenMP (faiss) threads, applied inside the worker since
+    OpenMP's limit is per thread; Dask workers keep their own default.
 
     Parameters
     ----------
@@ -229,7 +280,8 @@ def map_row_blocks(
     block_size : int
         Positions per block (the last block may be shorter).
     X : array-like or None, default=None
-        Rows to read for each block; None passes ``block=None``.
+        Rows to read for each block: an ndarray, a memmap, or a lazily read
+        array (``zarr.Array``, ``h5py.Dataset``); None passes ``block=None``.
     rows : ndarray of int or None, default=None
         Row ids of ``X`` at each position: the block of positions
         ``start:stop`` is ``X[rows[start:stop]]`` (default ``X[start:stop]``).

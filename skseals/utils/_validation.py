@@ -5,8 +5,71 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
+from sklearn.utils.validation import check_consistent_length, validate_data
 
-__all__ = ["check_batch_size", "check_indices", "check_label_values"]
+from ._row_array import RowArray, is_row_array
+
+__all__ = ["check_batch_size", "check_indices", "check_label_values", "validate_rows"]
+
+
+def validate_rows(
+    estimator,
+    X,
+    y="no_validation",
+    *,
+    reset=True,
+    dtype=(np.float32, np.float64),
+    **kwargs,
+):
+    """``validate_data`` that keeps a lazily read X (zarr, h5py) unread.
+
+    An ndarray, memmap, list or DataFrame goes through
+    :func:`sklearn.utils.validation.validate_data` (``dtype`` and ``kwargs``
+    passed on; a float C-contiguous memmap stays a view). An array read by
+    rows (see ``is_row_array``) is checked for shape and dtype only --
+    reading every row to check finiteness would be a full pass -- and
+    returned as a ``RowArray`` casting to the first of ``dtype`` unless
+    it already has one of them; ``n_features_in_`` is set or checked as
+    ``validate_data`` does. Returns ``X`` or ``(X, y)`` like ``validate_data``.
+    """
+    if not is_row_array(X):
+        return validate_data(estimator, X, y, reset=reset, dtype=dtype, **kwargs)
+    dtypes = [
+        np.dtype(d) for d in (dtype if isinstance(dtype, (list, tuple)) else [dtype])
+    ]
+    shape = tuple(X.shape)
+    if len(shape) != 2:
+        raise ValueError(
+            f"`X` must be 2-d (n_samples, n_features); got a "
+            f"{type(X).__name__} of shape {shape}."
+        )
+    kind = np.dtype(X.dtype).kind
+    if kind not in "biuf":
+        raise ValueError(
+            f"`X` must hold numbers; got a {type(X).__name__} of dtype {X.dtype}."
+        )
+    minimum = kwargs.get("ensure_min_samples", 1)
+    if shape[0] < minimum or shape[1] < 1:
+        raise ValueError(
+            f"`X` has shape {shape}: at least {minimum} row(s) and one feature "
+            "are needed."
+        )
+    out = np.dtype(X.dtype) if np.dtype(X.dtype) in dtypes else dtypes[0]
+    X = RowArray(X, dtype=out)
+    if reset:
+        estimator.n_features_in_ = shape[1]
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    elif shape[1] != getattr(estimator, "n_features_in_", shape[1]):
+        raise ValueError(
+            f"X has {shape[1]} features, but {type(estimator).__name__} is "
+            f"expecting {estimator.n_features_in_} features as input."
+        )
+    if isinstance(y, str) and y == "no_validation":
+        return X
+    y = validate_data(estimator, X="no_validation", y=y)  # y=None: sklearn's error
+    check_consistent_length(X, y)
+    return X, y
 
 
 def check_batch_size(batch_size, name="batch_size"):

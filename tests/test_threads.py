@@ -1,0 +1,333 @@
+"""One thread budget for BLAS, faiss's OpenMP and hnswlib; no fork after faiss.
+
+The test session runs under ``threadpool_limits(1)`` (conftest), so tests that
+check a cap first raise the pools to 2 and then ask skseals for 1.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import faiss
+import numpy as np
+import pytest
+from joblib import cpu_count, parallel_config
+from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_info, threadpool_limits
+
+import skseals
+from skseals import ActiveLearner, config_context, get_config, set_config
+from skseals.neighbors import ExactIndex, KNNGraph
+from skseals.utils import effective_n_threads, map_row_blocks
+from skseals.utils._threads import capped_n_threads, limit_threads
+
+
+def _pools():
+    """``{filepath: num_threads}`` of every BLAS / OpenMP pool, in this thread."""
+    return {p["filepath"]: p["num_threads"] for p in threadpool_info()}
+
+
+def _all(n):
+    return set(_pools().values()) == {n} and faiss.omp_get_max_threads() == n
+
+
+@pytest.fixture(autouse=True)
+def _default_config():
+    yield
+    set_config(n_threads=None)
+
+
+@pytest.fixture
+def two_threads():
+    """Every pool at 2 threads (the session runs at 1), restored afterwards."""
+    before = faiss.omp_get_max_threads()
+    with threadpool_limits(limits=2):
+        faiss.omp_set_num_threads(2)
+        yield
+        faiss.omp_set_num_threads(before)
+
+
+# -- what threadpoolctl sees ------------------------------------------------------
+def test_faiss_openmp_runtime_is_seen_by_threadpoolctl(two_threads):
+    # faiss-cpu wheels bundle libgomp (and an OpenMP OpenBLAS); threadpoolctl
+    # lists it (or the one libgomp another wheel loaded first under the same
+    # name) as user_api="openmp", so one limit caps numpy's BLAS and faiss.
+    assert any(p["user_api"] == "openmp" for p in threadpool_info())
+    assert faiss.omp_get_max_threads() == 2
+    with threadpool_limits(limits=1, user_api="openmp"):
+        assert faiss.omp_get_max_threads() == 1
+    assert faiss.omp_get_max_threads() == 2
+
+
+# -- the configuration ------------------------------------------------------------
+def test_get_set_config():
+    assert get_config() == {"n_threads": None}
+    set_config(n_threads=1)
+    assert get_config() == {"n_threads": 1}
+    assert effective_n_threads() == 1
+    set_config(n_threads=None)
+    assert get_config() == {"n_threads": None}
+
+
+@pytest.mark.parametrize("bad", [0, -1, -4])
+def test_bad_n_threads_value(bad):
+    for call in (set_config, config_context, effective_n_threads):
+        with pytest.raises(ValueError, match="`n_threads` must be >= 1"):
+            if call is config_context:
+                with call(n_threads=bad):
+                    pass
+            else:
+                call(n_threads=bad)
+    assert get_config() == {"n_threads": None}
+
+
+@pytest.mark.parametrize("bad", ["2", 1.5, True, [2]])
+def test_bad_n_threads_type(bad):
+    with pytest.raises(TypeError, match="`n_threads` must be a positive int"):
+        set_config(n_threads=bad)
+    with pytest.raises(TypeError, match="`n_threads`"), config_context(n_threads=bad):
+        pass
+    assert get_config() == {"n_threads": None}
+
+
+def test_default_budget_is_the_cores_or_omp_num_threads(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert effective_n_threads() == cpu_count()
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert effective_n_threads() == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "3,1")  # nested OpenMP levels
+    assert effective_n_threads() == 3
+    monkeypatch.setenv("OMP_NUM_THREADS", "")
+    assert effective_n_threads() == cpu_count()
+    set_config(n_threads=2)  # an explicit budget wins over the environment
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert effective_n_threads() == 2
+
+
+# -- config_context caps BLAS and faiss, restores, nests ---------------------------
+def test_config_context_caps_blas_and_faiss_and_restores(two_threads):
+    assert _all(2)
+    with config_context(n_threads=1):
+        assert get_config()["n_threads"] == 1
+        assert _all(1), (_pools(), faiss.omp_get_max_threads())
+    assert _all(2)
+
+
+def test_config_contexts_nest():
+    # The session runs at 1 thread; an explicit budget sets pools exactly.
+    assert _all(1)
+    with config_context(n_threads=2):
+        assert _all(2)
+        with config_context(n_threads=1):
+            assert get_config()["n_threads"] == 1 and _all(1)
+        assert get_config()["n_threads"] == 2 and _all(2)
+    assert get_config()["n_threads"] is None and _all(1)
+
+
+def test_config_context_is_restored_on_error(two_threads):
+    with pytest.raises(KeyError), config_context(n_threads=1):
+        raise KeyError("boom")
+    assert get_config()["n_threads"] is None and _all(2)
+
+
+def test_config_context_is_per_thread():
+    seen = []
+    with config_context(n_threads=1):
+        t = threading.Thread(target=lambda: seen.append(get_config()["n_threads"]))
+        t.start()
+        t.join()
+    assert seen == [None]
+
+
+def test_default_budget_never_raises_an_outside_limit():
+    # The session's threadpool_limits(1) stays: the default budget (the
+    # cores) only lowers pools.
+    with limit_threads() as n:
+        assert n == effective_n_threads() and _all(1)
+
+
+def test_faiss_is_not_imported_to_cap_threads():
+    code = textwrap.dedent(
+        """
+        import sys
+        import numpy as np
+        import skseals
+        from skseals import ActiveLearner
+        X = np.random.RandomState(0).normal(size=(300, 4))
+        y = np.full(300, -1); y[:4] = [0, 1, 0, 1]
+        with skseals.config_context(n_threads=1):
+            ActiveLearner(pool="full", random_state=0).fit(X, y).query(3)
+        print("faiss" in sys.modules)
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+# -- applied around skseals's computations -----------------------------------------
+_SEEN = []
+
+
+class _RecordingLR(LogisticRegression):
+    """Records the thread pools while it fits (inside the learner's fit/teach)."""
+
+    def fit(self, X, y, sample_weight=None):
+        _SEEN.append((set(_pools().values()), faiss.omp_get_max_threads()))
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+class _RecordingIndex(ExactIndex):
+    def _build(self, V):
+        _SEEN.append((set(_pools().values()), faiss.omp_get_max_threads()))
+        super()._build(V)
+
+
+def _data(n=400):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(n, 4))
+    y = np.full(n, -1)
+    y[:6] = [0, 1, 0, 1, 0, 1]
+    return X, y
+
+
+def test_learner_fit_query_teach_run_within_the_budget(two_threads):
+    X, y = _data()
+    _SEEN.clear()
+    set_config(n_threads=1)
+    learner = ActiveLearner(
+        _RecordingLR(), pool="knn", batch_size=5, random_state=0
+    ).fit(X, y)
+    rows = learner.query()
+    learner.teach(rows, np.arange(5) % 2)
+    assert len(_SEEN) >= 2
+    assert all(seen == ({1}, 1) for seen in _SEEN), _SEEN
+    assert _all(2)  # restored after every call
+
+
+def test_index_and_graph_build_run_within_the_budget(two_threads):
+    X, _ = _data()
+    _SEEN.clear()
+    with config_context(n_threads=2):  # the context, then set_config inside it
+        set_config(n_threads=1)
+        assert get_config()["n_threads"] == 2
+    set_config(n_threads=1)
+    _RecordingIndex(metric="euclidean").fit(X)
+    graph = KNNGraph(n_neighbors=3, index=_RecordingIndex(metric="euclidean"))
+    graph.set_params(metric="euclidean").fit(X)
+    assert _SEEN == [({1}, 1), ({1}, 1)]
+    assert _all(2)
+
+
+def test_library_thread_counts_are_capped():
+    set_config(n_threads=2)
+    assert capped_n_threads(-1) == 2
+    assert capped_n_threads(0) == 2
+    assert capped_n_threads(None) == 2
+    assert capped_n_threads(8) == 2
+    assert capped_n_threads(1) == 1
+    hnswlib = pytest.importorskip("hnswlib")  # noqa: F841
+    from skseals.neighbors import HNSWIndex
+
+    with config_context(n_threads=1):
+        assert HNSWIndex(num_threads=-1)._threads() == 1
+
+
+# -- map_row_blocks: each worker gets budget // n_workers --------------------------
+def _worker_threads(block, start, stop):
+    import sys
+
+    faiss = sys.modules.get("faiss")
+    omp = faiss.omp_get_max_threads() if faiss is not None else None
+    blas = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+    return omp, blas, float(block.sum())
+
+
+def test_thread_workers_share_the_budget():
+    X = np.arange(40.0).reshape(20, 2)
+    with config_context(n_threads=2), parallel_config("threading", n_jobs=2):
+        out = map_row_blocks(_worker_threads, 20, 5, X=X)
+    # A new thread starts with every core for OpenMP: the cap is applied there.
+    assert [o[:2] for o in out] == [(1, {1})] * 4
+    assert [o[2] for o in out] == [X[s : s + 5].sum() for s in range(0, 20, 5)]
+    assert _all(1)
+
+
+def test_thread_workers_get_at_least_one_thread():
+    X = np.ones((9, 2))
+    with config_context(n_threads=1), parallel_config("threading", n_jobs=3):
+        out = map_row_blocks(_worker_threads, 9, 3, X=X)
+    assert [o[:2] for o in out] == [(1, {1})] * 3
+
+
+def test_default_budget_caps_new_worker_threads():
+    # Without any configuration a worker thread would see every core in
+    # OpenMP; the default budget (the cores) // 2 workers applies instead.
+    X = np.ones((8, 2))
+    with parallel_config("threading", n_jobs=2):
+        out = map_row_blocks(_worker_threads, 8, 4, X=X)
+    expected = max(1, effective_n_threads() // 2)
+    assert {o[0] for o in out} == {expected}
+
+
+def test_process_workers_share_the_budget():
+    X = np.ones((8, 2))
+    with config_context(n_threads=2), parallel_config("loky", n_jobs=2):
+        out = map_row_blocks(_worker_threads, 8, 4, X=X)
+    assert [o[1] for o in out] == [{1}, {1}]
+
+
+# -- never fork after faiss ran ----------------------------------------------------
+_FORK_SCRIPT = """
+import numpy as np, faiss, warnings
+from joblib import parallel_config
+from skseals.utils import map_row_blocks
+
+faiss.omp_set_num_threads(2)
+X = np.random.default_rng(0).normal(size=(20000, 32)).astype(np.float32)
+index = faiss.IndexFlatL2(32)
+index.add(X)
+index.search(X[:2000], 5)  # OpenMP's pool is now running in this process
+
+def block_sum(block, start, stop):
+    import faiss  # a worker that uses faiss too
+    index = faiss.IndexFlatL2(block.shape[1])
+    index.add(block)
+    return float(block.sum(dtype=np.float64)), int(index.search(block[:4], 1)[1][0, 0])
+
+expected = [float(X[s:s + 5000].sum(dtype=np.float64)) for s in range(0, 20000, 5000)]
+for backend in ("loky", "multiprocessing", "threading"):
+    with warnings.catch_warnings(record=True), parallel_config(backend, n_jobs=2):
+        out = map_row_blocks(block_sum, 20000, 5000, X=X)
+    assert [o[0] for o in out] == expected, backend
+    assert [o[1] for o in out] == [0, 0, 0, 0], backend
+    print(backend, "ok")
+"""
+
+
+def test_no_fork_after_faiss_ran_openmp():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMP_")}
+    out = subprocess.run(
+        [sys.executable, "-c", _FORK_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == [
+        "loky",
+        "ok",
+        "multiprocessing",
+        "ok",
+        "threading",
+        "ok",
+    ]
+
+
+def test_config_functions_are_exported():
+    assert {"config_context", "get_config", "set_config"} <= set(skseals.__all__)
