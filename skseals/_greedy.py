@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+
 import numpy as np
 
 from .utils import best_of, tie_break_keys, top_k
@@ -9,31 +11,9 @@ from .utils import best_of, tie_break_keys, top_k
 __all__ = ["select_batch"]
 
 
-class _Growing:
-    """Rows that joined the pool during this round, with their scores."""
-
-    def __init__(self):
-        self.rows = np.empty(0, dtype=np.int64)
-        self.scores = np.empty(0, dtype=np.float64)
-        self.keys = np.empty(0, dtype=np.uint64)
-        self.alive = np.empty(0, dtype=bool)
-
-    def extend(self, rows, scores, keys):
-        self.rows = np.concatenate([self.rows, rows])
-        self.scores = np.concatenate([self.scores, scores])
-        self.keys = np.concatenate([self.keys, keys])
-        self.alive = np.concatenate([self.alive, np.ones(rows.shape[0], bool)])
-
-    def best(self):
-        pos = best_of(self.scores, self.keys, self.alive)
-        return pos
-
-
-def _better(score_a, key_a, score_b, key_b):
-    """Whether (score_a, key_a) ranks before (score_b, key_b)."""
-    score_a = -np.inf if np.isnan(score_a) else score_a
-    score_b = -np.inf if np.isnan(score_b) else score_b
-    return score_a > score_b or (score_a == score_b and key_a < key_b)
+def _clean(scores):
+    scores = np.asarray(scores, dtype=np.float64)
+    return np.where(np.isnan(scores), -np.inf, scores)
 
 
 def select_batch(
@@ -50,9 +30,9 @@ def select_batch(
     seed : int
         The round's tie-break seed (ties: lower ``tie_break_keys`` first).
     pool : candidate pool
-        ``expand(row)`` returns rows that join after ``row`` is picked.
+        Its ``begin_batch`` expansion gives the rows that join after a pick.
     exclude : callable
-        Marks a picked row unavailable before the pool expands around it.
+        ``exclude(row)`` marks a picked row unavailable.
     score_rows : callable
         Scores rows that joined during the round (same fitted model). Rows
         the pool expects to join (its ``lookahead``) are scored in one call
@@ -60,6 +40,15 @@ def select_batch(
     rescore : callable or None
         For sequential strategies: ``rescore(scores, rows, picked_row)`` gives
         updated scores of ``rows`` after a pick (k-center greedy).
+
+    Notes
+    -----
+    With ``b = batch_size`` and at least ``b`` candidates, every pick ranks at
+    or above the ``b``-th best candidate: before each of the ``b`` picks, one
+    of the ``b`` best candidates is still available. A row that joins during
+    the round and ranks below it can never be picked, so it joins the pool
+    but not the loop's queue, which holds only rows that could still be
+    picked. The picks are exactly those of the plain greedy loop.
     """
     keys = tie_break_keys(cand, seed)
     if rescore is not None:
@@ -67,50 +56,83 @@ def select_batch(
             cand, scores, keys, batch_size, seed, pool, exclude, score_rows, rescore
         )
     order = top_k(scores, keys, batch_size)
-    ahead_rows = ahead_scores = np.empty(0)
-    if pool.expands and order.size:
-        pool.prefetch(cand[order])
-        ahead_rows = pool.lookahead()
-        ahead_scores = score_rows(ahead_rows) if ahead_rows.size else ahead_scores
+    if not pool.expands or order.size == 0:
+        picks = np.asarray(cand, dtype=np.int64)[order]
+        for row in picks.tolist():
+            exclude(row)
+        return picks
+    ranked_rows = np.asarray(cand, dtype=np.int64)[order].tolist()
+    ranked_scores = _clean(scores[order]).tolist()
+    ranked_keys = keys[order].tolist()
+    # Only rows ranking above (floor_score, floor_key) can be picked.
+    full = len(ranked_rows) == batch_size
+    floor_score = ranked_scores[-1] if full else -np.inf
+    floor_key = ranked_keys[-1] if full else np.iinfo(np.uint64).max
 
-    def score_joined(rows):
+    def eligible(rows, row_scores):
+        """Rows (and their scores, keys) that rank above the floor."""
+        row_scores = _clean(row_scores)
+        if not full:
+            return rows, row_scores, tie_break_keys(rows, seed)
+        maybe = row_scores >= floor_score
+        rows, row_scores = rows[maybe], row_scores[maybe]
+        row_keys = tie_break_keys(rows, seed)
+        above = (row_scores > floor_score) | (row_keys < floor_key)
+        return rows[above], row_scores[above], row_keys[above]
+
+    batch = pool.begin_batch(np.asarray(ranked_rows, dtype=np.int64), exclude)
+    ahead_rows = batch.lookahead()
+    ahead_scores = score_rows(ahead_rows) if ahead_rows.size else np.empty(0)
+    if full and ahead_rows.size:
+        # Rows that may join and be picked: search their own lists in one call
+        # and score the rows those lists would add, also in one call.
+        rows, row_scores, row_keys = eligible(ahead_rows, ahead_scores)
+        batch.prefetch(rows[top_k(row_scores, row_keys, batch_size)])
+        more = np.setdiff1d(batch.lookahead(), ahead_rows, assume_unique=True)
+        if more.size:
+            ahead_rows = np.concatenate([ahead_rows, more])
+            ahead_scores = np.concatenate([ahead_scores, score_rows(more)])
+            order_ahead = np.argsort(ahead_rows, kind="stable")
+            ahead_rows = ahead_rows[order_ahead]
+            ahead_scores = ahead_scores[order_ahead]
+
+    def scores_of(rows):
         """Scores of rows that joined: looked up if scored ahead, else scored."""
         if ahead_rows.size == 0:
             return score_rows(rows)
         pos = np.minimum(np.searchsorted(ahead_rows, rows), ahead_rows.size - 1)
         known = ahead_rows[pos] == rows
+        if known.all():
+            return ahead_scores[pos]
         out = np.empty(rows.shape[0], dtype=np.float64)
         out[known] = ahead_scores[pos[known]]
-        if not known.all():
-            out[~known] = score_rows(rows[~known])
+        out[~known] = score_rows(rows[~known])
         return out
 
-    grown = _Growing()
+    queue = []  # (-score, key, row) of joined rows that could still be picked
     picks = []
     i = 0
     while len(picks) < batch_size:
-        g = grown.best() if grown.rows.size else -1
-        if i < order.shape[0]:
-            e = order[i]
-            take_existing = g < 0 or not _better(
-                grown.scores[g], grown.keys[g], scores[e], keys[e]
-            )
-        elif g >= 0:
-            take_existing = False
+        if i < len(ranked_rows) and (
+            not queue
+            or ranked_scores[i] > -queue[0][0]
+            or (ranked_scores[i] == -queue[0][0] and ranked_keys[i] < queue[0][1])
+        ):
+            row = ranked_rows[i]
+            i += 1
+        elif queue:
+            row = heapq.heappop(queue)[2]
         else:
             break
-        if take_existing:
-            row = int(cand[e])
-            i += 1
-        else:
-            row = int(grown.rows[g])
-            grown.alive[g] = False
         picks.append(row)
-        exclude(row)
-        if pool.expands:
-            joined = pool.expand(row)
-            if joined.size:
-                grown.extend(joined, score_joined(joined), tie_break_keys(joined, seed))
+        joined = batch.joined_after(row)
+        if joined.size:
+            rows, row_scores, row_keys = eligible(joined, scores_of(joined))
+            for item in zip(
+                (-row_scores).tolist(), row_keys.tolist(), rows.tolist(), strict=True
+            ):
+                heapq.heappush(queue, item)
+    batch.finish()
     return np.asarray(picks, dtype=np.int64)
 
 

@@ -7,6 +7,7 @@ import time
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_random_state
@@ -278,12 +279,31 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         return self.query_strategy_
 
     def _score(self, strategy, rows, ctx):
+        """Scores of the rows ``rows`` of X (gathered in chunks)."""
         if rows.shape[0] == 0:
             return np.empty(0, dtype=np.float64)
-        parts = [
-            strategy.score(self.estimator_, self.X_[rows[s : s + _SCORE_CHUNK]], ctx)
-            for s in range(0, rows.shape[0], _SCORE_CHUNK)
-        ]
+        return self._score_chunks(
+            strategy, ctx, rows.shape[0], lambda s, e: self.X_[rows[s:e]]
+        )
+
+    def _score_block(self, strategy, block, ctx):
+        """Scores of the rows of ``block`` (a pool's contiguous copy)."""
+        if block.shape[0] == 0:
+            return np.empty(0, dtype=np.float64)
+        return self._score_chunks(
+            strategy, ctx, block.shape[0], lambda s, e: block[s:e]
+        )
+
+    def _score_chunks(self, strategy, ctx, n_rows, rows_of):
+        # X was checked finite in fit (an X read by rows is not: a non-finite
+        # row scores NaN and ranks last), so skip the check of every block.
+        with config_context(assume_finite=True):
+            parts = [
+                strategy.score(
+                    self.estimator_, rows_of(s, min(s + _SCORE_CHUNK, n_rows)), ctx
+                )
+                for s in range(0, n_rows, _SCORE_CHUNK)
+            ]
         return np.concatenate(parts).astype(np.float64, copy=False)
 
     def _score_all(self, strategy, ctx):
@@ -294,7 +314,8 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             keep = ~excluded.dense(start, stop)
             if not keep.any():
                 return None
-            s = strategy.score(estimator, block, ctx)
+            with config_context(assume_finite=True):  # X was checked in fit
+                s = strategy.score(estimator, block, ctx)
             return np.flatnonzero(keep) + start, np.asarray(s, dtype=np.float64)[keep]
 
         # Blocks run through joblib: parallel_config(backend="dask") scores them
@@ -356,8 +377,14 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         if self.pool_.scans_all:
             cand, scores = self._score_all(strategy, ctx)
         else:
-            cand = self.pool_.candidates()
-            scores = self._score(strategy, cand, ctx)
+            cand, block = self.pool_.candidate_block()
+            if block is None:
+                scores = self._score(strategy, cand, ctx)
+            else:
+                scores = self._score_block(strategy, block, ctx)
+                keep = ~self.excluded_.contains_ids(cand)
+                if not keep.all():
+                    cand, scores = cand[keep], scores[keep]
         if getattr(strategy, "queries_anywhere", False) and cand.size:
             cand, scores = self._query_anywhere(strategy, cand, scores, seed, ctx)
         rescore = None
@@ -376,7 +403,7 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             b,
             seed,
             pool=self.pool_,
-            exclude=lambda row: self.excluded_.add([row]),
+            exclude=self.excluded_.add_row,
             score_rows=score_new,
             rescore=rescore,
         )
@@ -506,11 +533,11 @@ class ActiveLearner(_BaseActive):
     batch_size : int, default=100
         Rows returned by ``query()`` when it is called without a size.
     pseudo_negatives : float >= 0, default=0.0
-        Mullapudi et al.'s pseudo-negatives: at each refit, f·(|Lp| + 0.1·|Ln|)
+        Mullapudi et al.'s pseudo-negatives: at each refit, ``f·(|Lp| + 0.1·|Ln|)``
         unlabeled rows drawn uniformly from the bottom half of the current
         ranking join the training set as negatives (0 turns it off). For an
         ActiveLearner the negative class is the most frequent labeled class
-        (none are drawn before two classes are labeled); |Lp| counts the other
+        (none are drawn before two classes are labeled); ``|Lp|`` counts the other
         labeled rows. See ``pseudo_negatives_``.
     journal : str or path-like, default=None
         A file that makes the session durable: every ``teach()`` appends its

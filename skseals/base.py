@@ -128,6 +128,16 @@ class BaseCandidatePool(BaseEstimator, metaclass=ABCMeta):
     def candidates(self):
         """Sorted int64 array of the current candidates (none excluded)."""
 
+    def candidate_block(self):
+        """``(rows, block)``: candidates and their rows of X, ready to score.
+
+        ``block`` is ``None`` when the pool keeps no copy of its rows (the
+        caller then reads ``X[rows]``). ``rows`` may include rows that became
+        unavailable; the caller drops them. This default returns
+        ``(candidates(), None)``.
+        """
+        return self.candidates(), None
+
     def size(self):
         """Number of current candidates."""
         return int(self.candidates().shape[0])
@@ -148,6 +158,19 @@ class BaseCandidatePool(BaseEstimator, metaclass=ABCMeta):
     def lookahead(self):
         """Rows likely to join this round (scored ahead in one batch)."""
         return np.empty(0, dtype=np.int64)
+
+    def begin_batch(self, rows, exclude):
+        """Start the within-batch expansion of one round (model fixed).
+
+        ``rows`` are the round's best-scored candidates (likely picks);
+        ``exclude(row)`` marks a pick unavailable. Returns an object with
+        ``lookahead()``, ``prefetch(rows)``, ``joined_after(row)`` (excludes
+        ``row`` and returns the rows that join the pool because it was picked)
+        and ``finish()``. This default drives :meth:`prefetch`,
+        :meth:`lookahead` and :meth:`expand`; pools override it with a faster
+        batch-aware version.
+        """
+        return _RowByRowBatch(self, rows, exclude)
 
     def expand(self, row):
         """``row`` was just picked (and excluded); return rows that joined."""
@@ -182,6 +205,27 @@ class BaseCandidatePool(BaseEstimator, metaclass=ABCMeta):
     def set_state(self, X, excluded, state, index=None):
         """Restore what :meth:`get_state` returned, without searching anything."""
         return self
+
+
+class _RowByRowBatch:
+    """Within-batch expansion through the per-row pool protocol."""
+
+    def __init__(self, pool, rows, exclude):
+        self._pool, self._exclude = pool, exclude
+        pool.prefetch(rows)
+
+    def lookahead(self):
+        return self._pool.lookahead()
+
+    def prefetch(self, rows):
+        self._pool.prefetch(rows)
+
+    def joined_after(self, row):
+        self._exclude(row)
+        return self._pool.expand(row)
+
+    def finish(self):
+        pass
 
 
 class BaseNeighborIndex(BaseEstimator, metaclass=ABCMeta):

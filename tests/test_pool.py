@@ -76,6 +76,37 @@ def test_within_batch_expansion_and_after_teach(data):
     assert cand == grown - taken
 
 
+@pytest.mark.parametrize(
+    "k, b", [(3, 30), (10, 8), (1, 40), (5, 20), (20, 15), (8, 25)]
+)
+def test_picks_are_the_plain_greedy_loops_picks(data, k, b):
+    # Reference: Algorithm 2 written plainly. Each pick is the best-scored row
+    # of the pool as it stands; its k nearest available rows then join.
+    X, y, y_true = data
+    lr = ActiveLearner(
+        batch_size=b, pool=KNNPool(k, index="exact"), random_state=0
+    ).fit(X, y)
+    for _ in range(3):
+        proba = lr.estimator_.predict_proba(X)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = -np.nansum(proba * np.log(proba), axis=1)
+        pool = set(lr.candidate_indices().tolist())
+        taken = set(np.flatnonzero(lr.labels_ != UNLABELED).tolist())
+        expected = []
+        for _ in range(b):
+            avail_pool = np.array(sorted(pool - taken))
+            if avail_pool.size == 0:
+                break
+            row = int(avail_pool[np.argmax(score[avail_pool])])
+            expected.append(row)
+            taken.add(row)
+            avail = np.array(sorted(set(range(len(X))) - taken))
+            pool |= _cosine_knn_unlabeled(X, [row], avail, k)
+        rows = lr.query()
+        assert rows.tolist() == expected
+        lr.teach(rows, y_true[rows])
+
+
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_knn_pool_covering_all_rows_equals_full_scan(data, strategy):
     X, y, y_true = data
@@ -198,3 +229,33 @@ def test_prebuilt_index_on_other_rows_is_refused(data):
     index = ExactIndex().fit(X[:100])
     with pytest.raises(ValueError, match="100 rows"):
         ActiveSearcher(pool=KNNPool(5, index=index)).fit(X, y)
+
+
+def test_row_cache_changes_no_pick_and_holds_the_pools_rows(data):
+    X, y, y_true = data
+    runs = []
+    for row_cache in (True, False):
+        lr = ActiveLearner(
+            query_strategy="information_density",
+            batch_size=25,
+            pool=KNNPool(6, index="exact", row_cache=row_cache),
+            random_state=3,
+        ).fit(X, y)
+        seq = []
+        for _ in range(5):
+            rows = lr.query()
+            seq.append(rows)
+            lr.teach(rows, y_true[rows])
+            rows_held, block = lr.pool_.candidate_block()
+            if row_cache:
+                np.testing.assert_array_equal(block, X[rows_held])
+                available = rows_held[~lr.excluded_.contains(rows_held)]
+                np.testing.assert_array_equal(
+                    np.sort(available), lr.candidate_indices()
+                )
+                # compacted whenever more than a quarter of it left the pool
+                assert 4 * (len(rows_held) - len(available)) <= len(rows_held)
+            else:
+                assert block is None
+        runs.append(np.concatenate(seq))
+    np.testing.assert_array_equal(runs[0], runs[1])

@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import METRICS, BaseCandidatePool, BaseNeighborIndex
 from ..utils import RowBitmap
+from ._buffer import RowBuffer
 from ._density import DensitySum
 
 __all__ = ["KNNPool"]
@@ -27,10 +28,13 @@ class KNNPool(BaseCandidatePool):
     pool and their neighbours are in it.
 
     Cost per round is proportional to the pool, never to ``n_samples``: the pool
-    keeps its members as a sorted id list plus bitmaps (one bit per row), each
-    row's neighbour list is searched at most once, and the neighbours of the
-    round's best-scored candidates are searched in one batched call before the
-    greedy loop (so the loop rarely needs a single-row search). With a
+    keeps its members as a sorted id list plus bitmaps (one bit per row) and a
+    contiguous copy of their rows (``row_cache``), each row's neighbour list is
+    searched at most once, and the neighbours of the round's best-scored
+    candidates are searched and scored in one batched call each before the
+    greedy loop (so the loop rarely searches or scores a single row). Within
+    the loop, only rows that could still be picked (those ranking above the
+    ``batch_size``-th best candidate) are queued. With a
     :class:`~skseals.neighbors.KNNGraph` as ``index``, expansion is a table
     look-up and no search runs at all.
 
@@ -52,6 +56,13 @@ class KNNPool(BaseCandidatePool):
         embedding of the same rows (separate index features).
     metric : {"cosine", "euclidean", "inner_product"}, default="cosine"
         Metric of an index built from an alias; must match an index object's.
+    row_cache : bool, default=True
+        Keep a contiguous copy of the rows of ``X`` that joined the pool, made
+        once when they join, so that each round scores its candidates as one
+        block instead of gathering ``X[candidates]`` (a random-access read of
+        the whole pool every round, from disk when ``X`` is memory-mapped). It
+        holds about ``pool size x n_features`` values of ``X``'s dtype; pass
+        False when the pool itself does not fit in memory.
 
     Attributes
     ----------
@@ -95,12 +106,14 @@ class KNNPool(BaseCandidatePool):
             BaseNeighborIndex,
         ],
         "metric": [StrOptions(set(METRICS))],
+        "row_cache": ["boolean"],
     }
 
-    def __init__(self, n_neighbors=100, index="faiss", metric="cosine"):
+    def __init__(self, n_neighbors=100, index="faiss", metric="cosine", row_cache=True):
         self.n_neighbors = n_neighbors
         self.index = index
         self.metric = metric
+        self.row_cache = row_cache
 
     def _fit_index(self, X):
         from ..neighbors import make_index
@@ -139,6 +152,7 @@ class KNNPool(BaseCandidatePool):
         self._expanded = RowBitmap(n)  # rows whose neighbours were added
         self._cache = {}  # row -> neighbour ids searched but not yet used
         self.density_ = DensitySum(X, n) if track_density else None
+        self._buffer = RowBuffer(X) if self.row_cache else None
         self._expand_rows(np.asarray(labeled_rows, dtype=np.int64))
         return self
 
@@ -150,18 +164,20 @@ class KNNPool(BaseCandidatePool):
         self._knn_seconds += time.perf_counter() - t0
         return np.asarray(ind, dtype=np.int64)
 
-    def prefetch(self, rows):
+    def prefetch(self, rows, depth=None):
         """Search the lists of ``rows`` in one call, ``len(rows)`` extra deep.
 
         Up to ``len(rows)`` of them may be picked (and so excluded) before a
-        list is used, so fetching ``n_neighbors + len(rows)`` keeps each list
-        holding its ``n_neighbors`` nearest available rows when it is used.
+        list is used, so fetching ``n_neighbors + len(rows)`` (or ``depth``)
+        keeps each list holding its ``n_neighbors`` nearest available rows
+        when it is used.
         """
-        rows = np.asarray(rows, dtype=np.int64)
+        rows = np.unique(np.asarray(rows, dtype=np.int64))
         rows = rows[~self._expanded.contains(rows)]
         rows = np.array([r for r in rows.tolist() if r not in self._cache], np.int64)
         if rows.size:
-            depth = self.n_neighbors + rows.shape[0]
+            if depth is None:
+                depth = self.n_neighbors + rows.shape[0]
             for row, neigh in zip(
                 rows.tolist(), self._search(rows, depth), strict=False
             ):
@@ -207,12 +223,34 @@ class KNNPool(BaseCandidatePool):
         ]
         if joined.size:
             self._members.add(joined)
-            self._member_chunks.append(joined)
-            if self.density_ is not None:
-                self.density_.add(joined)
+            self._record_joined(joined)
         return joined
 
+    def _record_joined(self, joined):
+        """Bookkeeping of rows that just joined (already in ``_members``)."""
+        self._member_chunks.append(joined)
+        if self.density_ is not None:
+            self.density_.add(joined)
+        if self._buffer is not None:
+            self._buffer.append(joined)
+
     # -- pool protocol ---------------------------------------------------------
+    def candidate_block(self):
+        """``(rows, X[rows])`` from the row cache, or ``(candidates(), None)``.
+
+        ``rows`` may still hold rows that became unavailable since the cache
+        was last compacted (the caller drops them); the cache is compacted when
+        they are more than a quarter of it.
+        """
+        if self._buffer is None:
+            return self.candidates(), None
+        rows, block = self._buffer.view()
+        dead = self._excluded.contains_ids(rows)
+        if 4 * np.count_nonzero(dead) > rows.shape[0]:
+            self._buffer.compact(~dead)
+            rows, block = self._buffer.view()
+        return rows, block
+
     def candidates(self):
         if self._member_chunks:  # joined rows are never already members
             self._member_list = np.sort(
@@ -246,9 +284,7 @@ class KNNPool(BaseCandidatePool):
         joined = rows[~(self._members.contains(rows) | self._excluded.contains(rows))]
         if joined.size:
             self._members.add(joined)
-            self._member_chunks.append(joined)
-            if self.density_ is not None:
-                self.density_.add(joined)
+            self._record_joined(joined)
         return joined
 
     def lookahead(self):
@@ -263,6 +299,9 @@ class KNNPool(BaseCandidatePool):
         rows = np.unique(rows[rows >= 0])
         return rows[~(self._members.contains(rows) | self._excluded.contains(rows))]
 
+    def begin_batch(self, rows, exclude):
+        return _KNNBatch(self, rows, exclude)
+
     def expand(self, row):
         self._leave([row])
         return self._expand_rows(np.array([row], dtype=np.int64))
@@ -271,7 +310,6 @@ class KNNPool(BaseCandidatePool):
         rows = np.asarray(rows, dtype=np.int64)
         self._leave(rows)
         self._expand_rows(rows)
-
 
     def get_state(self):
         rows = np.fromiter(self._cache, dtype=np.int64, count=len(self._cache))
@@ -317,8 +355,85 @@ class KNNPool(BaseCandidatePool):
         self.density_ = None
         if "density_sum" in state:
             self.density_ = DensitySum.from_state(X, n, state)
+        self._buffer = None
+        if self.row_cache:
+            self._buffer = RowBuffer(X)
+            self._buffer.append(self.candidates())
         return self
 
     def pop_knn_seconds(self):
         seconds, self._knn_seconds = self._knn_seconds, 0.0
         return seconds
+
+
+class _KNNBatch:
+    """The within-batch expansion of one round of a :class:`KNNPool`.
+
+    Per pick it does a handful of small numpy operations on one neighbour list
+    (no sorting, no set rebuilding); the bookkeeping that does not affect later
+    picks of the batch (expanded rows, the sorted member list, the density sum)
+    is applied once, in :meth:`finish`.
+    """
+
+    def __init__(self, pool, rows, exclude):
+        self._pool, self._exclude = pool, exclude
+        self._depth = pool.n_neighbors + len(rows)
+        self._picks, self._joined = [], []
+        self._ahead = np.empty(0, dtype=np.int64)
+        self.prefetch(rows)
+
+    def lookahead(self):
+        """Rows not yet foreseen that join if a prefetched row is picked (sorted)."""
+        ahead, self._ahead = self._ahead, np.empty(0, dtype=np.int64)
+        return ahead
+
+    def prefetch(self, rows):
+        """Search the lists of ``rows``; their new rows join :meth:`lookahead`."""
+        pool = self._pool
+        rows = np.asarray(rows, dtype=np.int64)
+        pool.prefetch(rows, self._depth)
+        lists = [pool._cache[r] for r in rows.tolist() if r in pool._cache]
+        if not lists:
+            return
+        ahead = np.concatenate(lists)
+        ahead = ahead[ahead >= 0]
+        ahead = ahead[
+            ~(pool._members.contains_ids(ahead) | pool._excluded.contains_ids(ahead))
+        ]
+        self._ahead = np.union1d(self._ahead, ahead)
+
+    def _list(self, row):
+        """The ``n_neighbors`` nearest available rows of ``row`` (see ``_lists``)."""
+        pool = self._pool
+        k = pool.n_neighbors
+        cached = pool._cache.pop(row, None)
+        if cached is not None:
+            valid = cached[cached >= 0]
+            valid = valid[~pool._excluded.contains_ids(valid)]
+            if valid.shape[0] >= k or cached.shape[0] == 0 or cached[-1] < 0:
+                return valid[:k]
+        neigh = pool._search(np.array([row], dtype=np.int64), k)[0]
+        return neigh[neigh >= 0]
+
+    def joined_after(self, row):
+        """Exclude the pick ``row``; return the rows that join because of it."""
+        pool = self._pool
+        self._exclude(row)
+        self._picks.append(row)
+        if pool._expanded.has(row):
+            return np.empty(0, dtype=np.int64)
+        neigh = self._list(row)
+        joined = neigh[~pool._members.contains_ids(neigh)]
+        if joined.size:
+            pool._members.add(joined)
+            self._joined.append(joined)
+        return joined
+
+    def finish(self):
+        """Apply what the picks changed besides membership and exclusion."""
+        pool = self._pool
+        picks = np.array(self._picks, dtype=np.int64)
+        pool._expanded.add(picks)
+        if self._joined:
+            pool._record_joined(np.concatenate(self._joined))
+        pool._leave(picks)

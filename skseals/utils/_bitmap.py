@@ -6,6 +6,8 @@ import numpy as np
 
 __all__ = ["RowBitmap"]
 
+_BIT = (1 << np.arange(8)).astype(np.uint8)  # _BIT[i]: the mask of bit i
+
 
 class RowBitmap:
     """Set of row ids in ``[0, n_rows)`` with O(m) updates and O(1) memory per 8 rows.
@@ -60,8 +62,31 @@ class RowBitmap:
 
     def contains(self, rows):
         """Boolean array: for each row id, whether it is in the set."""
-        rows = self._as_rows(rows)
-        return ((self.bits[rows >> 3] >> (rows & 7).astype(np.uint8)) & 1).astype(bool)
+        return self.contains_ids(self._as_rows(rows))
+
+    def contains_ids(self, rows):
+        """:meth:`contains` for an int64 array of ids known to lie in range.
+
+        Skips the argument checks, for hot loops over ids the library made.
+        """
+        return (self.bits[rows >> 3] & _BIT[rows & 7]) != 0
+
+    def has(self, row):
+        """Whether the single row id ``row`` is in the set."""
+        return bool(self.bits[row >> 3] & (1 << (row & 7)))
+
+    def add_row(self, row):
+        """Add one row id (a fast path of :meth:`add` for a Python int)."""
+        row = int(row)
+        if not 0 <= row < self.n_rows:
+            raise IndexError(f"row ids must lie in [0, {self.n_rows})")
+        byte, bit = row >> 3, 1 << (row & 7)
+        if self.bits[byte] & bit:
+            return
+        self.bits[byte] |= bit
+        self._added.append(np.array([row], dtype=np.int64))
+        self._count += 1
+        self.version += 1
 
     def add(self, rows):
         """Add row ids (duplicates and members already present are fine). O(m)."""

@@ -1,0 +1,66 @@
+"""A contiguous copy of the rows of X that a candidate pool holds."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["RowBuffer"]
+
+
+class RowBuffer:
+    """Rows of ``X`` copied once, when they join a pool, into one block.
+
+    Scoring a pool of ``m`` candidates then reads one contiguous ``(m, d)``
+    block instead of gathering ``X[candidates]`` every round (a random-access
+    copy that costs more than the scoring itself, and a disk read when ``X`` is
+    memory-mapped). Rows are kept in the order they joined; rows that left the
+    pool stay until :meth:`compact` drops them.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        Rows are read as ``X[sorted_ids]``.
+    """
+
+    def __init__(self, X):
+        self._X = X
+        self._rows = np.empty(0, dtype=np.int64)
+        self._block = np.empty((0, X.shape[1]), dtype=X.dtype)
+        self._size = 0
+
+    def __len__(self):
+        return self._size
+
+    @property
+    def nbytes(self):
+        return self._rows.nbytes + self._block.nbytes
+
+    def append(self, rows):
+        """Copy the rows ``rows`` of X (ids not already held) to the end."""
+        rows = np.sort(np.asarray(rows, dtype=np.int64))
+        m = rows.shape[0]
+        if m == 0:
+            return
+        need = self._size + m
+        if need > self._rows.shape[0]:
+            cap = max(need, 2 * self._rows.shape[0], 1024)
+            grown_rows = np.empty(cap, dtype=np.int64)
+            grown_rows[: self._size] = self._rows[: self._size]
+            grown = np.empty((cap, self._block.shape[1]), dtype=self._block.dtype)
+            grown[: self._size] = self._block[: self._size]
+            self._rows, self._block = grown_rows, grown
+        self._rows[self._size : need] = rows
+        self._block[self._size : need] = self._X[rows]
+        self._size = need
+
+    def view(self):
+        """``(rows, block)``: the ids held and their rows (views, do not modify)."""
+        return self._rows[: self._size], self._block[: self._size]
+
+    def compact(self, keep):
+        """Keep only the rows where the boolean mask ``keep`` is True (in place)."""
+        kept = int(np.count_nonzero(keep))
+        rows, block = self.view()
+        self._rows[:kept] = rows[keep]
+        self._block[:kept] = block[keep]
+        self._size = kept
