@@ -425,7 +425,7 @@ class _KNNBatch:
         neigh = self._list(row)
         joined = neigh[~pool._members.contains_ids(neigh)]
         if joined.size:
-            pool._members.add(joined)
+            pool._members.add_new_ids(joined)
             self._joined.append(joined)
         return joined
 

@@ -103,6 +103,19 @@ class RowBitmap:
         self._count += int(new.size)
         self.version += 1
 
+    def add_new_ids(self, rows):
+        """:meth:`add` for an int64 array of distinct in-range ids not in the set.
+
+        Skips the checks and the de-duplication, for hot loops over ids the
+        library has just filtered with :meth:`contains_ids`.
+        """
+        if rows.size == 0:
+            return
+        np.bitwise_or.at(self.bits, rows >> 3, _BIT[rows & 7])
+        self._added.append(rows)
+        self._count += int(rows.size)
+        self.version += 1
+
     def discard(self, rows):
         """Remove row ids (ids not in the set are ignored). O(m)."""
         rows = self._as_rows(rows)
