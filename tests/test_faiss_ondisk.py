@@ -2,6 +2,7 @@
 
 import pickle
 
+import faiss
 import numpy as np
 import pytest
 from joblib import parallel_config
@@ -13,7 +14,7 @@ from skseals.neighbors import (
     build_index_shards,
     build_ondisk_ivf,
 )
-from skseals.neighbors._faiss_ondisk import _read
+from skseals.neighbors._faiss_ondisk import _read, _trained
 from skseals.pool import KNNPool
 from skseals.utils import RowBitmap
 
@@ -142,3 +143,23 @@ def test_knn_pool_learner_never_sees_labeled_rows(X, tmp_path, build):
         assert not learner.excluded_.contains(learner.pool_.candidates()).any()
         learner.teach(picks, (picks % 7 == 0).astype(int))
         seen.update(picks.tolist())
+
+
+def test_ivf_pq_trains_without_polysemous_training(X, tmp_path):
+    # faiss's factory turns polysemous training on for "IVF...,PQ..." (slow at
+    # scale, useless without polysemous search); the builders turn it off.
+    trained = _trained(X, "IVF16,PQ8", "cosine", None, 0)
+    pq = faiss.downcast_index(faiss.try_extract_index_ivf(trained))
+    assert isinstance(pq, faiss.IndexIVFPQ) and not pq.do_polysemous_training
+    index = build_ondisk_ivf(
+        X,
+        tmp_path / "pq",
+        factory="IVF16,PQ8",
+        shard_size=1500,
+        nprobe=16,
+        random_state=0,
+    )
+    assert index._vectors is None  # query rows come from X, no copy is kept
+    rows = np.arange(0, 4000, 40)
+    _, I_ref = ExactIndex().fit(X).search_rows(rows, 10)
+    assert _recall(index.search_rows(rows, 10)[1], I_ref) >= 0.5

@@ -3,6 +3,7 @@
 import pickle
 import sys
 
+import faiss
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -377,6 +378,41 @@ def test_load_mmap_and_missing_vectors(small, tmp_path):
         FaissIndex.load(tmp_path / "lsh").search_rows([1], 3)
     with pytest.raises(ValueError, match="ExactIndex"):
         FaissIndex.load(tmp_path / "x.npy")
+
+
+@pytest.mark.parametrize("factory", ["IVF4,PQ8", "SQ8"])
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_compressed_index_reads_query_rows_from_x(small, tmp_path, factory, metric):
+    # A PQ/SQ index cannot give its rows back: search_rows reads them from the
+    # X passed to fit/load (a memmap at 10M rows) and keeps no copy of X.
+    path = tmp_path / "X.f32"
+    X = np.memmap(path, dtype=np.float32, mode="w+", shape=small.shape)
+    X[:] = small
+    index = FaissIndex(factory, metric=metric, random_state=0).fit(X)
+    held = [v for v in vars(index).values() if isinstance(v, np.ndarray)]
+    assert all(v is X or v.nbytes < X.nbytes / 10 for v in held)
+    rows = np.arange(0, N_SMALL, 7)
+    ref = index.search(small[rows], 5)
+    for got in (
+        index.search_rows(rows, 5),
+        pickle.loads(pickle.dumps(index)).search_rows(rows, 5),
+    ):
+        np.testing.assert_array_equal(got[1], ref[1])
+        np.testing.assert_allclose(got[0], ref[0], rtol=1e-6)
+    # X goes by reference: the pickle is the faiss index and a few fields.
+    blob = faiss.serialize_index(index.index_).nbytes
+    assert len(pickle.dumps(index)) < blob + X.nbytes / 4
+    index.save(tmp_path / "pq")
+    loaded = FaissIndex.load(tmp_path / "pq", X=X)
+    np.testing.assert_array_equal(loaded.search_rows(rows, 5)[1], ref[1])
+    assert all(
+        v is X or v.nbytes < X.nbytes / 10
+        for v in vars(loaded).values()
+        if isinstance(v, np.ndarray)
+    )
+    # Rows given as a list: nothing to read back, the prepared copy is kept.
+    listed = FaissIndex(factory, metric=metric, random_state=0).fit(small.tolist())
+    np.testing.assert_array_equal(listed.search_rows(rows, 5)[1], ref[1])
 
 
 @pytest.mark.parametrize("name", list(BACKENDS))

@@ -11,10 +11,12 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
+from ..utils._parallel import _memmap_reference
 from ._common import (
     _BaseIndex,
     empty_result,
     finish,
+    normalize_rows,
     pair_distances,
     read_meta,
     search_excluding,
@@ -55,6 +57,12 @@ class FaissIndex(_BaseIndex):
     LSH distances are Hamming distances between codes: LSH candidates
     (``4 n_neighbors`` per query) are re-ranked with exact distances computed
     from the stored vectors.
+
+    Compressed indexes (PQ, SQ) cannot give their rows back exactly:
+    :meth:`search_rows` reads the query rows from the array passed to
+    :meth:`fit` (or :meth:`load`), kept by reference -- a ``np.memmap``
+    stays on disk and pickles by its file -- rather than keeping a
+    normalised copy of every row. Do not modify that array afterwards.
 
     Parameters
     ----------
@@ -153,7 +161,13 @@ class FaissIndex(_BaseIndex):
             self._train(index, V, rng)
         index.add(V)
         self.index_ = index
-        self._finish_build(V)
+        self._finish_build(V, self.__dict__.pop("_source", None))
+
+    def _prepare(self, X, *, reset):
+        V = super()._prepare(X, reset=reset)
+        if reset:  # fit: remember the rows as given, for _finish_build
+            self._source = _row_source(X, V)
+        return V
 
     def _train(self, index, V, rng):
         n = V.shape[0]
@@ -178,13 +192,23 @@ class FaissIndex(_BaseIndex):
             sample = V[np.sort(rng.choice(n, size, replace=False))]
         index.train(sample)
 
-    def _finish_build(self, V):
-        """Decide how to answer ``search_rows``: reconstruct, or keep ``V``."""
+    def _finish_build(self, V, X=None):
+        """Decide how to answer ``search_rows``: reconstruct, read X, or keep ``V``.
+
+        An index that gives back its rows exactly (Flat, IVF-Flat, HNSW)
+        reconstructs them. A compressed one (PQ, SQ) reads the query rows
+        from ``X`` -- the array the caller passed, e.g. a ``np.memmap`` -- on
+        demand and keeps no copy; only when there is no such array (X was
+        converted from a list, say) does it keep ``V``, the prepared copy.
+        LSH keeps ``V`` to re-rank.
+        """
         index = self.index_
         down = faiss.downcast_index(index)
         self._lsh = isinstance(down, faiss.IndexLSH)
         ivf = faiss.try_extract_index_ivf(index)
         self._vectors = V
+        if V is not None:
+            self._X = None
         if V is None or self._lsh:
             return
         probe = np.arange(min(V.shape[0], 16))
@@ -196,10 +220,17 @@ class FaissIndex(_BaseIndex):
             exact = False
         if exact:
             self._vectors = None  # the library keeps the exact vectors
-        elif ivf is not None:
+            return
+        if ivf is not None:
             ivf.make_direct_map(False)
+        if X is not None:
+            self._X, self._vectors = X, None
 
     def _row_vectors(self, rows):
+        X = getattr(self, "_X", None)
+        if X is not None:
+            V = np.array(X[np.asarray(rows)], dtype=np.float32, order="C")
+            return normalize_rows(V, copy=False) if self.metric == "cosine" else V
         if self._vectors is not None:
             return np.ascontiguousarray(self._vectors[rows], dtype=np.float32)
         try:
@@ -295,6 +326,9 @@ class FaissIndex(_BaseIndex):
         state = self.__dict__.copy()
         if "index_" in state:
             state["index_"] = faiss.serialize_index(self.index_)
+        ref = _memmap_reference(state.get("_X"))
+        if ref is not None:  # a file-backed X goes by reference
+            state["_X"] = ref
         return state
 
     def __setstate__(self, state):
@@ -345,5 +379,16 @@ class FaissIndex(_BaseIndex):
                 raise ValueError(
                     f"X has {V.shape[0]} rows, the saved index {index.n_samples_fit_}."
                 )
-        index._finish_build(V)
+        index._finish_build(V, _row_source(X, V) if X is not None else None)
         return index
+
+
+def _row_source(X, V):
+    """``X`` if rows can be read from it later instead of keeping ``V``, else None.
+
+    Only an ndarray (a ``np.memmap`` included) of V's shape: its rows can be
+    read again, converted and normalised like V's.
+    """
+    if isinstance(X, np.ndarray) and X.ndim == 2 and X.shape == V.shape:
+        return X
+    return None

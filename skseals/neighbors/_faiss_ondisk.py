@@ -50,13 +50,6 @@ class OnDiskFaissIndex(FaissIndex):
                 if ivf is not None and hasattr(nprobe, "nprobe"):
                     ivf.nprobe = nprobe.nprobe
 
-    def _row_vectors(self, rows):
-        X = getattr(self, "_X", None)
-        if X is None:
-            return super()._row_vectors(rows)
-        V = np.array(X[np.asarray(rows)], dtype=np.float32, order="C")
-        return normalize_rows(V, copy=False) if self.metric == "cosine" else V
-
     def _attach(self, X):
         if X is not None and X.shape != (self.n_samples_fit_, self.n_features_in_):
             raise ValueError(
@@ -147,6 +140,11 @@ def _trained(X, factory, metric, train_size, random_state):
         ivf = faiss.try_extract_index_ivf(index)
         if ivf is not None:
             ivf.cp.seed = int(rng.randint(np.iinfo(np.int32).max))
+        down = faiss.downcast_index(ivf if ivf is not None else index)
+        if hasattr(down, "do_polysemous_training"):
+            # On by default for "IVF...,PQ..." factories; only useful for
+            # polysemous search (off by default), and very slow (as FaissIndex).
+            down.do_polysemous_training = False
         size = min(n, train_size or max(50_000, 40 * (ivf.nlist if ivf else 1)))
         sample = np.sort(rng.choice(n, size, replace=False)) if size < n else None
         V = _prepare(X[sample] if sample is not None else X[:], metric)
