@@ -568,3 +568,29 @@ def test_strategies_are_pure(strategy, data, multiclass_lr, context):
     assert_array_equal(X, X_before)
     assert pickle.dumps(context) == ctx_before
     assert strategy.get_params() == params
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_logistic_fast_path_gives_predict_proba(dtype):
+    from sklearn.linear_model import LogisticRegression
+
+    from skseals.query._uncertainty import _binary_logistic_proba
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(3000, 16)).astype(dtype)
+    clf = LogisticRegression().fit(X[:300], (X[:300, 0] > 0).astype(int))
+    fast = _binary_logistic_proba(clf, X)
+    np.testing.assert_allclose(fast, clf.predict_proba(X), rtol=1e-5, atol=1e-6)
+    ctx = QueryContext()
+    expected = scipy_entropy(clf.predict_proba(X).astype(np.float64), axis=1)
+    np.testing.assert_allclose(
+        MaxEntropy().score(clf, X, ctx), expected, rtol=1e-5, atol=1e-6
+    )
+
+    class Tempered(LogisticRegression):  # may override predict_proba
+        pass
+
+    three = LogisticRegression().fit(X[:300], np.arange(300) % 3)
+    assert _binary_logistic_proba(Tempered().fit(X[:300], X[:300, 0] > 0), X) is None
+    assert _binary_logistic_proba(three, X) is None
+    assert _binary_logistic_proba(clf, X.tolist()) is None
