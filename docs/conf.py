@@ -47,13 +47,6 @@ numpydoc_class_members_toctree = False
 numpydoc_attributes_as_param_list = True
 numpydoc_xref_param_type = False
 
-# Docstrings write the pseudo-negative count as f·(|Lp| + 0.1·|Ln|): in reST,
-# |Lp| is a substitution reference, so define it as itself.
-rst_prolog = """
-.. |Lp| replace:: \\|Lp\\|
-.. |Ln| replace:: \\|Ln\\|
-"""
-
 # -- warnings -----------------------------------------------------------------
 # No intersphinx: the build runs offline (CI has no internet), and a missing
 # inventory would be a warning, i.e. an error under -W.

@@ -175,49 +175,8 @@ def _skip_foreign_member(app, what, name, obj, skip, options):
     return None
 
 
-_LITERAL = re.compile(r"(``.+?``|`[^`]+`)")
-_TRAILING = re.compile(r"(?<![\\\w`*|])([A-Za-z][A-Za-z0-9_]*)_(?=[\s,;:.)\]]|$)")
-
-
-def _escape_trailing_underscores(app, what, name, obj, options, lines):
-    """Escape ``name_`` in prose so reST does not read it as a link.
-
-    Fitted attributes end with an underscore; written bare in a type
-    (``ndarray of shape (n_samples_fit_, k)``) reST would take them for a
-    hyperlink reference to an unknown target. Literals, doctests, literal
-    blocks and directive bodies are left alone.
-    """
-    block = None  # indentation of the line that opened a literal/directive block
-    in_doctest = False
-    for i, line in enumerate(lines):
-        stripped = line.strip()
-        indent = len(line) - len(line.lstrip())
-        if block is not None:
-            if not stripped or indent > block:
-                continue
-            block = None
-        if not stripped:
-            in_doctest = False
-            continue
-        if stripped.startswith((">>>", "...")) or in_doctest:
-            in_doctest = True
-            continue
-        if stripped.startswith(".. ") or stripped.endswith("::"):
-            block = indent
-            if not stripped.endswith("::") or stripped.startswith(".. "):
-                continue
-        if "_" not in line:
-            continue
-        parts = _LITERAL.split(line)
-        for j in range(0, len(parts), 2):  # even parts are outside literals
-            parts[j] = _TRAILING.sub(r"\1\\_", parts[j])
-        lines[i] = "".join(parts)
-
-
 def setup(app):
     app.connect("autodoc-skip-member", _skip_foreign_member)
-    # After numpydoc (priority 500) has turned the sections into reST.
-    app.connect("autodoc-process-docstring", _escape_trailing_underscores, priority=900)
     app.add_directive("skseals-api", ApiDirective)
     app.add_directive("skseals-cli-help", CliHelpDirective)
     app.add_directive("skseals-results", ResultsDirective)

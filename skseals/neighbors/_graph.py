@@ -65,9 +65,9 @@ class KNNGraph(_BaseIndex):
 
     Attributes
     ----------
-    neighbors_ : ndarray of shape (n_samples_fit_, n_neighbors), int32
+    neighbors_ : ndarray of shape (``n_samples_fit_``, n_neighbors), int32
         Neighbour row ids, nearest first, ``-1`` padded.
-    distances_ : ndarray of shape (n_samples_fit_, n_neighbors), float32
+    distances_ : ndarray of shape (``n_samples_fit_``, n_neighbors), float32
         Their distances, ``inf`` where missing.
     index_ : BaseNeighborIndex or None
         The fitted index (None when loaded from disk without one).
