@@ -6,7 +6,7 @@ import heapq
 
 import numpy as np
 
-from .utils import best_of, tie_break_keys, top_k
+from .utils import best_of, head_positions, tie_break_keys, top_k
 
 __all__ = ["select_batch"]
 
@@ -56,20 +56,24 @@ def select_batch(
     but not the loop's queue, which holds only rows that could still be
     picked. The picks are exactly those of the plain greedy loop.
     """
-    keys = tie_break_keys(cand, seed)
+    cand = np.asarray(cand, dtype=np.int64)
     if rescore is not None:
+        keys = tie_break_keys(cand, seed)
         return _select_sequential(
             cand, scores, keys, batch_size, seed, pool, exclude, score_rows, rescore
         )
-    order = top_k(scores, keys, batch_size)
+    head = head_positions(scores, batch_size)  # keys are needed for these only
+    head_keys = tie_break_keys(cand[head], seed)
+    best = top_k(scores[head], head_keys, batch_size)
+    order, keys = head[best], head_keys[best]
     if not pool.expands or order.size == 0:
-        picks = np.asarray(cand, dtype=np.int64)[order]
+        picks = cand[order]
         for row in picks.tolist():
             exclude(row)
         return picks
-    ranked_rows = np.asarray(cand, dtype=np.int64)[order].tolist()
+    ranked_rows = cand[order].tolist()
     ranked_scores = _clean(scores[order]).tolist()
-    ranked_keys = keys[order].tolist()
+    ranked_keys = keys.tolist()
     # Only rows ranking above (floor_score, floor_key) can be picked.
     full = len(ranked_rows) == batch_size
     floor_score = ranked_scores[-1] if full else -np.inf

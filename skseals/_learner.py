@@ -23,7 +23,14 @@ from ._pseudo import draw_pseudo_negatives, n_pseudo_negatives, positive_scores
 from ._session import SessionMixin
 from .base import UNLABELED, BaseCandidatePool, BaseQueryStrategy, QueryContext
 from .pool import make_pool
-from .utils import RowBitmap, check_batch_size, check_indices, tie_break_keys, top_k
+from .utils import (
+    RowBitmap,
+    check_batch_size,
+    check_indices,
+    head_positions,
+    tie_break_keys,
+    top_k,
+)
 from .utils._threads import limit_threads
 from .utils._validation import validate_rows
 
@@ -336,7 +343,8 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
 
     def _query_anywhere(self, strategy, cand, scores, seed, ctx):
         """Add the neighbours of the most uncertain row's projection to the pool."""
-        best = cand[top_k(scores, tie_break_keys(cand, seed), 1)]
+        head = head_positions(scores, 1)
+        best = cand[head[top_k(scores[head], tie_break_keys(cand[head], seed), 1)]]
         point = strategy.project(self.estimator_, self.X_[best])
         joined = self.pool_.add_near(point, strategy.n_neighbors)
         if joined.size == 0:

@@ -4,7 +4,7 @@ from ._bitmap import RowBitmap
 from ._optional import import_optional
 from ._parallel import iter_row_blocks, map_row_blocks
 from ._sampling import sample_available
-from ._selection import best_of, tie_break_keys, top_k
+from ._selection import best_of, head_positions, tie_break_keys, top_k
 from ._threads import effective_n_threads
 from ._validation import check_batch_size, check_indices, check_label_values
 
@@ -15,6 +15,7 @@ __all__ = [
     "check_indices",
     "check_label_values",
     "effective_n_threads",
+    "head_positions",
     "import_optional",
     "iter_row_blocks",
     "map_row_blocks",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["tie_break_keys", "top_k", "best_of"]
+__all__ = ["tie_break_keys", "top_k", "best_of", "head_positions"]
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -60,17 +60,33 @@ def top_k(scores, keys, k):
     [3, 1, 2]
     """
     scores = _clean(scores)
+    pos = head_positions(scores, k)
+    order = np.lexsort((keys[pos], -scores[pos]))
+    return pos[order[: int(min(k, pos.shape[0]))]]
+
+
+def head_positions(scores, k):
+    """Positions whose score is at least the ``k``-th best (ties included).
+
+    The ``k`` best entries, whatever their tie-break keys, are among them, so
+    a caller may compute keys for these positions only. NaN ranks last.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skseals.utils import head_positions
+    >>> head_positions(np.array([0.1, 0.9, 0.5, 0.9]), 1).tolist()
+    [1, 3]
+    """
+    scores = _clean(scores)
     m = scores.shape[0]
     k = int(min(k, m))
     if k <= 0:
         return np.empty(0, dtype=np.intp)
-    if k < m:
-        kth = np.partition(scores, m - k)[m - k]
-        pos = np.flatnonzero(scores >= kth)
-    else:
-        pos = np.arange(m)
-    order = np.lexsort((keys[pos], -scores[pos]))
-    return pos[order[:k]]
+    if k == m:
+        return np.arange(m)
+    kth = np.partition(scores, m - k)[m - k]
+    return np.flatnonzero(scores >= kth)
 
 
 def best_of(scores, keys, alive):
