@@ -436,8 +436,8 @@ def scoring_floors(lr, batch):
 def instrumented_split(cfg, truth, repeats=3):
     """Unprofiled split of query() by timing wrappers (medians over rounds, ms).
 
-    Wraps, for the duration of a few rounds, the learner's ``_score`` and
-    ``_score_all``, the
+    Wraps, for the duration of a few rounds, the learner's ``_score``,
+    ``_score_block`` and ``_score_all``, the
     pool's ``_search`` and ``expand`` and the greedy ``select_batch`` with
     timers (about a microsecond each), so the split is not inflated the way
     cProfile inflates many small Python calls.
@@ -477,7 +477,7 @@ def instrumented_split(cfg, truth, repeats=3):
 
     rows_out = []
     learner_mod.select_batch = select
-    patched_lr = [a for a in ("_score", "_score_all") if hasattr(lr, a)]
+    patched_lr = [a for a in ("_score", "_score_all", "_score_block") if hasattr(lr, a)]
     for a in patched_lr:
         setattr(lr, a, timed("score", getattr(lr, a)))
     patched_pool = [a for a in ("_search", "expand") if hasattr(pool, a)]
@@ -521,7 +521,8 @@ def instrumented_split(cfg, truth, repeats=3):
 def profile_round(cfg, truth, batch):
     """Profile one query() of ``cfg``; split its time into scoring / search / rest.
 
-    scoring: the learner's ``_score``/``_score_all`` (gathering X[rows] and the
+    scoring: the learner's ``_score``/``_score_block``/``_score_all`` (reading
+    the rows, from X or the pool's row cache, and the
     strategy's ``score``, i.e. predict_proba + entropy); neighbour search: the
     pool's ``_search`` (the index adapter and the library); bookkeeping: the
     rest of ``query()`` (pool updates, bitmaps, greedy loop, top-k).
@@ -540,7 +541,9 @@ def profile_round(cfg, truth, batch):
     st = pstats.Stats(prof)
     total = _sum(st, _fn("skseals/_learner.py", "query"))
     search = _sum(st, _fn("skseals/pool/_knn.py", "_search"))
-    scoring = _sum(st, _fn("skseals/_learner.py", "_score", "_score_all"))
+    scoring = _sum(
+        st, _fn("skseals/_learner.py", "_score", "_score_all", "_score_block")
+    )
     model = _sum(
         st, lambda k: "skseals/query/" in k[0].replace("\\", "/") and k[2] == "score"
     )
@@ -564,8 +567,7 @@ def profile_round(cfg, truth, batch):
     )
     n_search = _sum(st, _fn("skseals/pool/_knn.py", "_search"), field=1)
     loop = _sum(st, _fn("skseals/_greedy.py", "select_batch"))
-    expand = _sum(st, _fn("skseals/pool/_knn.py", "expand"))
-    best = _sum(st, _fn("skseals/utils/_selection.py", "best_of"))
+    expand = _sum(st, _fn("skseals/pool/_knn.py", "expand", "joined_after"))
     buf = io.StringIO()
     pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(14)
     top = "\n".join(
@@ -589,7 +591,6 @@ def profile_round(cfg, truth, batch):
         "bookkeeping_ms": 1e3 * (total - scoring - search),
         "greedy_loop_ms": 1e3 * loop,
         "expand_ms": 1e3 * expand,
-        "best_of_ms": 1e3 * best,
         "top_functions": top,
         **floors,
     }
@@ -869,7 +870,7 @@ def report(args, results, env, pools):
                         ("wall_ms_unprofiled_median", "unprofiled median ms", 1),
                         ("profiled_ms", "profiled ms", 1),
                         ("scoring_ms", "scoring", 1),
-                        ("scoring_gather_ms", "· gather X[rows]", 1),
+                        ("scoring_gather_ms", "· reading the rows", 1),
                         ("scoring_model_ms", "· predict_proba+strategy", 1),
                         ("estimator_calls", "· estimator calls", 0),
                         ("search_ms", "neighbour search", 1),
@@ -883,8 +884,8 @@ def report(args, results, env, pools):
             if p.get("inst_total_ms"):
                 out.append(
                     "Without cProfile (timers around the learner's `_score`/"
-                    "`_score_all`, the "
-                    "pool's `_search` and `expand`, and `select_batch`; medians of "
+                    "`_score_block`/`_score_all`, the "
+                    "pool's `_search`, and `select_batch`; medians of "
                     f"3 further rounds): query {p['inst_total_ms']:.1f} ms = scoring "
                     f"{p['inst_score_ms']:.1f} + neighbour search "
                     f"{p['inst_search_ms']:.1f} + greedy-loop bookkeeping "
@@ -904,8 +905,8 @@ def report(args, results, env, pools):
                 out.append("")
             out.append(
                 f"Greedy loop (`select_batch`, includes its scoring and "
-                f"searches): {p['greedy_loop_ms']:.1f} ms; `pool.expand`: "
-                f"{p['expand_ms']:.1f} ms; `best_of`: {p['best_of_ms']:.1f} ms."
+                f"searches): {p['greedy_loop_ms']:.1f} ms; per-pick expansion "
+                f"(`joined_after`): {p['expand_ms']:.1f} ms."
             )
             out.append("")
             out.append("```")
