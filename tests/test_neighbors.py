@@ -1,7 +1,9 @@
 """Tests of the neighbour indexes in skseals.neighbors."""
 
+import logging
 import pickle
 import sys
+from functools import partial
 
 import faiss
 import numpy as np
@@ -13,6 +15,7 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import NotFittedError
 from sklearn.neighbors import NearestNeighbors
 
+from skseals import config_context
 from skseals.base import METRICS, BaseNeighborIndex
 from skseals.neighbors import (
     INDEX_ALIASES,
@@ -20,9 +23,11 @@ from skseals.neighbors import (
     ExactIndex,
     FaissIndex,
     HNSWIndex,
+    build_index_shards,
+    build_ondisk_ivf,
     make_index,
 )
-from skseals.neighbors._faiss import default_factory
+from skseals.neighbors._faiss import _adds_rows_alike, default_factory
 from skseals.utils import RowBitmap
 
 N_SMALL = 300
@@ -485,7 +490,12 @@ def test_faiss_factory_errors_and_default(small):
 
 
 @pytest.mark.parametrize(
-    "cls,module,extra", [(HNSWIndex, "hnswlib", "hnsw"), (AnnoyIndex, "annoy", "annoy")]
+    "cls,module,extra",
+    [
+        (HNSWIndex, "hnswlib", "hnsw"),
+        (AnnoyIndex, "annoy", "annoy"),
+        (partial(FaissIndex, verbose=True), "tqdm.auto", "progress"),
+    ],
 )
 def test_missing_optional_dependency(small, monkeypatch, cls, module, extra):
     monkeypatch.setitem(sys.modules, module, None)
@@ -514,3 +524,96 @@ def test_make_index_aliases_and_objects(fitted_small):
         make_index("kdtree", "cosine", 10)
     with pytest.raises(TypeError, match="index must be"):
         make_index(42, "cosine", 10)
+
+
+# -- progress and logging ------------------------------------------------------------
+# Backends with a verbose build, and the name their progress bar shows.
+VERBOSE_DESC = {
+    "faiss-flat": "faiss add",
+    "faiss-ivf": "faiss add",
+    "faiss-hnsw": "faiss add",
+    "faiss-refine": "faiss add",
+    "faiss-lsh": "faiss add",
+    "hnswlib": "hnswlib add",
+    "annoy": "annoy add",
+}
+
+
+@pytest.mark.parametrize("name", list(VERBOSE_DESC))
+def test_verbose_build_same_index(small, name, capsys, monkeypatch):
+    pytest.importorskip("tqdm")
+    monkeypatch.setattr("skseals.utils._progress.ADD_BLOCK", 64)  # 5 blocks
+    with config_context(n_threads=1):  # multithreaded HNSW builds may differ
+        quiet = BACKENDS[name]("euclidean").fit(small)
+        assert capsys.readouterr() == ("", "")
+        loud = BACKENDS[name]("euclidean").set_params(verbose=True).fit(small)
+    err = capsys.readouterr().err
+    assert VERBOSE_DESC[name] in err and f"{N_SMALL}/{N_SMALL}" in err
+    for exclude in (None, _bitmap(N_SMALL, range(0, N_SMALL, 4))):
+        a = quiet.search_rows(np.arange(40), 7, exclude=exclude)
+        b = loud.search_rows(np.arange(40), 7, exclude=exclude)
+        np.testing.assert_array_equal(a[1], b[1])
+        np.testing.assert_array_equal(a[0], b[0])
+
+
+@pytest.mark.parametrize(
+    "factory,alike",
+    [
+        ("Flat", True),
+        ("IVF8,Flat", True),
+        ("IVF8,SQ8", True),
+        ("IVF8,PQ4", True),
+        ("PCA8,IVF8,Flat", True),
+        ("IVF8,Flat,RFlat", True),
+        ("LSH", True),
+        ("HNSW16", False),
+        ("HNSW16,RFlat", False),
+        ("RQ2x4", False),
+    ],
+)
+def test_faiss_adds_in_blocks_only_when_alike(factory, alike):
+    assert _adds_rows_alike(faiss.index_factory(16, factory)) is alike
+
+
+@pytest.mark.parametrize("builder", [build_ondisk_ivf, build_index_shards])
+def test_ondisk_builders_verbose(small, builder, tmp_path, capsys):
+    pytest.importorskip("tqdm")
+    kw = dict(factory="IVF8,Flat", shard_size=100, nprobe=8, random_state=0)
+    quiet = builder(small, tmp_path / "quiet", **kw)
+    assert capsys.readouterr() == ("", "")
+    loud = builder(small, tmp_path / "loud", verbose=True, **kw)
+    err = capsys.readouterr().err
+    assert "faiss add" in err and f"{N_SMALL}/{N_SMALL}" in err
+    np.testing.assert_array_equal(
+        quiet.search_rows(np.arange(20), 5)[1], loud.search_rows(np.arange(20), 5)[1]
+    )
+
+
+@pytest.mark.parametrize("name", ["exact", "faiss-ivf", "hnswlib", "annoy"])
+def test_build_time_is_logged(small, name, caplog):
+    index = BACKENDS[name]("cosine")
+    with caplog.at_level(logging.INFO, logger="skseals"):
+        index.fit(small)
+    assert f"built {type(index).__name__} over {N_SMALL} rows in" in caplog.text
+    if name == "annoy":
+        assert "annoy: building 20 trees" in caplog.text
+        assert "annoy: built the trees in" in caplog.text
+
+
+def test_ondisk_build_time_is_logged(small, tmp_path, caplog):
+    kw = dict(factory="IVF8,Flat", shard_size=100, random_state=0)
+    with caplog.at_level(logging.INFO, logger="skseals"):
+        build_ondisk_ivf(small, tmp_path / "ivf", **kw)
+        build_index_shards(small, tmp_path / "shards", **kw)
+    assert "built an on-disk IVF8,Flat index over 300 rows in" in caplog.text
+    assert "built 3 IVF8,Flat shards over 300 rows in" in caplog.text
+
+
+@pytest.mark.parametrize("name", ["faiss-flat", "hnswlib", "annoy"])
+def test_verbose_survives_save_load(small, name, tmp_path, capsys):
+    pytest.importorskip("tqdm")
+    index = BACKENDS[name]("cosine").set_params(verbose=True).fit(small)
+    index.save(tmp_path / "index.bin")
+    loaded = type(index).load(tmp_path / "index.bin")
+    assert loaded.verbose is True
+    assert loaded.get_params() == index.get_params()

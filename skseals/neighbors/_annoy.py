@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
+import time
 from numbers import Integral
 
 import numpy as np
@@ -11,6 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from ..utils import import_optional
+from ..utils._progress import add_rows
 from ..utils._threads import capped_n_threads
 from ._common import (
     _BaseIndex,
@@ -24,6 +27,8 @@ from ._common import (
 __all__ = ["AnnoyIndex"]
 
 _ANNOY_METRICS = {"cosine": "angular", "euclidean": "euclidean", "inner_product": "dot"}
+
+logger = logging.getLogger(__name__)
 
 
 class AnnoyIndex(_BaseIndex):
@@ -56,6 +61,10 @@ class AnnoyIndex(_BaseIndex):
         Seeds Annoy (``set_seed``): the same seed gives the same forest.
     n_jobs : int, default=-1
         Threads used to build the forest (-1: all cores).
+    verbose : bool, default=False
+        Show a progress bar (needs tqdm: ``pip install "skseals[progress]"``)
+        while rows are added; the forest itself is built in one call, logged
+        with its duration (``logging``, at INFO).
 
     Attributes
     ----------
@@ -86,6 +95,7 @@ class AnnoyIndex(_BaseIndex):
         "search_k": [Interval(Integral, -1, None, closed="left")],
         "random_state": ["random_state"],
         "n_jobs": [Interval(Integral, -1, None, closed="left")],
+        "verbose": ["boolean"],
     }
 
     def __init__(
@@ -95,12 +105,14 @@ class AnnoyIndex(_BaseIndex):
         metric: str = "cosine",
         random_state=None,
         n_jobs: int = -1,
+        verbose: bool = False,
     ):
         self.n_trees = n_trees
         self.search_k = search_k
         self.metric = metric
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.verbose = verbose
 
     def _new_index(self, dim):
         annoy = import_optional("annoy")
@@ -109,9 +121,16 @@ class AnnoyIndex(_BaseIndex):
     def _build(self, V):
         index = self._new_index(V.shape[1])
         index.set_seed(int(check_random_state(self.random_state).randint(2**31 - 1)))
-        for i, row in enumerate(V):
-            index.add_item(i, row)
+
+        def add(start, stop):
+            for i in range(start, stop):
+                index.add_item(i, V[i])
+
+        add_rows(add, V.shape[0], verbose=self.verbose, desc="annoy add")
+        logger.info("annoy: building %d trees over %d rows", self.n_trees, len(V))
+        t0 = time.perf_counter()
         index.build(self.n_trees, n_jobs=capped_n_threads(self.n_jobs))
+        logger.info("annoy: built the trees in %.2f s", time.perf_counter() - t0)
         self.index_ = index
 
     def _convert(self, dist):

@@ -13,8 +13,10 @@ arguments once, then calls three backend hooks:
 from __future__ import annotations
 
 import json
+import logging
 import numbers
 import os
+import time
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -36,6 +38,8 @@ __all__ = [
 ]
 
 METRIC_CONSTRAINT = [StrOptions(set(METRICS))]
+
+logger = logging.getLogger(__name__)
 
 
 def check_n_neighbors(n_neighbors) -> int:
@@ -271,11 +275,18 @@ class _BaseIndex(BaseNeighborIndex):
         self : object
             The fitted index.
         """
+        t0 = time.perf_counter()
         self._validate_params()
         V = self._prepare(dense_rows(X), reset=True)  # zarr: read block by block
         self.n_samples_fit_ = None  # not shared by clone() while half built
         self._build(V)
         self.n_samples_fit_ = int(V.shape[0])
+        logger.info(
+            "built %s over %d rows in %.2f s",
+            type(self).__name__,
+            self.n_samples_fit_,
+            time.perf_counter() - t0,
+        )
         return self
 
     def search(

@@ -12,6 +12,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from ..utils._parallel import _memmap_reference
+from ..utils._progress import add_rows
 from ._common import (
     _BaseIndex,
     empty_result,
@@ -88,6 +89,11 @@ class FaissIndex(_BaseIndex):
         Seeds the training sample and faiss k-means. Flat and IVF indexes are
         then reproducible; faiss builds HNSW graphs with several threads, so
         HNSW graphs may differ slightly between builds.
+    verbose : bool, default=False
+        Show a progress bar (needs tqdm: ``pip install "skseals[progress]"``).
+        Rows are then added in blocks, which gives the same index; indexes
+        whose content depends on how rows are split between calls (HNSW and
+        NSG graphs, additive quantizers) are still added in one call.
 
     Attributes
     ----------
@@ -121,6 +127,7 @@ class FaissIndex(_BaseIndex):
         "ef_search": [Interval(Integral, 1, None, closed="left"), None],
         "train_size": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
+        "verbose": ["boolean"],
     }
 
     def __init__(
@@ -131,6 +138,7 @@ class FaissIndex(_BaseIndex):
         ef_search: int | None = None,
         train_size: int | None = None,
         random_state=None,
+        verbose: bool = False,
     ):
         self.factory = factory
         self.metric = metric
@@ -138,6 +146,7 @@ class FaissIndex(_BaseIndex):
         self.ef_search = ef_search
         self.train_size = train_size
         self.random_state = random_state
+        self.verbose = verbose
 
     def _build(self, V):
         n, d = V.shape
@@ -159,7 +168,13 @@ class FaissIndex(_BaseIndex):
         rng = check_random_state(self.random_state)
         if not index.is_trained:
             self._train(index, V, rng)
-        index.add(V)
+        add_rows(
+            lambda start, stop: index.add(V[start:stop]),
+            n,
+            verbose=self.verbose,
+            desc="faiss add",
+            chunked=_adds_rows_alike(index),
+        )
         self.index_ = index
         self._finish_build(V, self.__dict__.pop("_source", None))
 
@@ -381,6 +396,30 @@ class FaissIndex(_BaseIndex):
                 )
         index._finish_build(V, _row_source(X, V) if X is not None else None)
         return index
+
+
+# Index types whose content does not depend on how rows are split between
+# add() calls: each row is stored or encoded on its own.
+_ROW_BY_ROW = (
+    faiss.IndexFlatCodes,  # Flat, SQ, PQ, LSH (additive quantizers excluded below)
+    faiss.IndexIVFFlat,
+    faiss.IndexIVFScalarQuantizer,
+    faiss.IndexIVFPQ,
+)
+
+
+def _adds_rows_alike(index):
+    """Whether adding rows in blocks builds the same ``index`` as one add()."""
+    index = faiss.downcast_index(index)
+    if isinstance(index, faiss.IndexPreTransform):
+        return _adds_rows_alike(index.index)
+    if isinstance(index, faiss.IndexRefine):
+        return _adds_rows_alike(index.base_index) and _adds_rows_alike(
+            index.refine_index
+        )
+    return isinstance(index, _ROW_BY_ROW) and not isinstance(
+        index, faiss.IndexAdditiveQuantizer
+    )
 
 
 def _row_source(X, V):

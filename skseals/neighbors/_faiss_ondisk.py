@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 
 import faiss
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ..utils import map_row_blocks
+from ..utils import iter_row_blocks
 from ..utils._parallel import _memmap_reference
+from ..utils._progress import track_rows
 from ..utils._threads import thread_limited
 from ._common import normalize_rows, read_meta, write_meta
 from ._faiss import FaissIndex
 
 __all__ = ["OnDiskFaissIndex", "build_index_shards", "build_ondisk_ivf"]
+
+logger = logging.getLogger(__name__)
 
 
 class OnDiskFaissIndex(FaissIndex):
@@ -171,6 +176,13 @@ def _check(X, metric):
         raise ValueError("X must be a 2-d array-like with at least one row.")
 
 
+def _add_shards(func, X, shard_size, args, verbose):
+    """``func(block, start, stop, *args)`` per shard, in order (a bar with verbose)."""
+    n = X.shape[0]
+    results = iter_row_blocks(func, n, shard_size, X=X, args=args)
+    return list(track_rows(results, n, shard_size, verbose=verbose, desc="faiss add"))
+
+
 def _finish(X, path, factory, metric, nprobe, random_state):
     index = OnDiskFaissIndex(
         factory=factory, metric=metric, nprobe=nprobe, random_state=random_state
@@ -194,6 +206,7 @@ def build_ondisk_ivf(
     shard_size=1_000_000,
     nprobe=None,
     random_state=None,
+    verbose=False,
 ):
     """Build an IVF index whose inverted lists live on disk; load it memory-mapped.
 
@@ -225,6 +238,9 @@ def build_ondisk_ivf(
         Lists visited per query, as for :class:`FaissIndex`.
     random_state : int, RandomState instance or None, default=None
         Seeds the training sample and k-means.
+    verbose : bool, default=False
+        Show a progress bar over rows as shards are added (needs tqdm:
+        ``pip install "skseals[progress]"``); shards are the same either way.
 
     Returns
     -------
@@ -245,17 +261,18 @@ def build_ondisk_ivf(
     from faiss.contrib.ondisk import merge_ondisk
 
     _check(X, metric)
+    t0 = time.perf_counter()
     path = os.fspath(path)
     trained = _trained(X, factory, metric, train_size, random_state)
     if faiss.try_extract_index_ivf(trained) is None:
         raise ValueError(f"factory={factory!r} is not an IVF index: use 'IVF...'.")
     blob = faiss.serialize_index(trained)
-    shards = map_row_blocks(
+    shards = _add_shards(
         lambda b, s, e, *a: _add_shard(b, s, e, *a, f"{path}.add{s}.tmp", False),
-        X.shape[0],
+        X,
         shard_size,
-        X=X,
-        args=(blob, metric),
+        (blob, metric),
+        verbose,
     )
     try:
         merge_ondisk(trained, shards, path + ".ivfdata")
@@ -263,7 +280,14 @@ def build_ondisk_ivf(
     finally:
         for fname in shards:
             os.remove(fname)
-    return _finish(X, path, factory, metric, nprobe, random_state)
+    index = _finish(X, path, factory, metric, nprobe, random_state)
+    logger.info(
+        "built an on-disk %s index over %d rows in %.2f s",
+        factory,
+        X.shape[0],
+        time.perf_counter() - t0,
+    )
+    return index
 
 
 @thread_limited
@@ -277,6 +301,7 @@ def build_index_shards(
     shard_size=1_000_000,
     nprobe=None,
     random_state=None,
+    verbose=False,
 ):
     """Build one index per shard of rows, searched together with global ids.
 
@@ -307,6 +332,9 @@ def build_index_shards(
         Lists visited per query in every shard.
     random_state : int, RandomState instance or None, default=None
         Seeds the training sample and k-means.
+    verbose : bool, default=False
+        Show a progress bar over rows as shards are added (needs tqdm:
+        ``pip install "skseals[progress]"``); shards are the same either way.
 
     Returns
     -------
@@ -315,6 +343,7 @@ def build_index_shards(
         :meth:`search_rows`.
     """
     _check(X, metric)
+    t0 = time.perf_counter()
     path = os.fspath(path)
     blob = faiss.serialize_index(_trained(X, factory, metric, train_size, random_state))
 
@@ -322,5 +351,13 @@ def build_index_shards(
         fname = f"{path}.shard{start // shard_size:05d}.faissindex"
         return _add_shard(block, start, stop, blob, metric, fname, True)
 
-    map_row_blocks(shard, X.shape[0], shard_size, X=X, args=(blob, metric))
-    return _finish(X, path, factory, metric, nprobe, random_state)
+    fnames = _add_shards(shard, X, shard_size, (blob, metric), verbose)
+    index = _finish(X, path, factory, metric, nprobe, random_state)
+    logger.info(
+        "built %d %s shards over %d rows in %.2f s",
+        len(fnames),
+        factory,
+        X.shape[0],
+        time.perf_counter() - t0,
+    )
+    return index

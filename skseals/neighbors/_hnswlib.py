@@ -12,6 +12,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from ..utils import import_optional
+from ..utils._progress import add_rows
 from ..utils._threads import capped_n_threads
 from ._common import _BaseIndex, empty_result, finish, read_meta, write_meta
 
@@ -54,6 +55,9 @@ class HNSWIndex(_BaseIndex):
         with ``num_threads=1``: parallel insertion order is not reproducible.
     num_threads : int, default=-1
         Threads used to build and search (-1: all cores).
+    verbose : bool, default=False
+        Show a progress bar (needs tqdm: ``pip install "skseals[progress]"``).
+        Rows are then added in blocks, in the same order with the same ids.
 
     Attributes
     ----------
@@ -85,6 +89,7 @@ class HNSWIndex(_BaseIndex):
         "ef": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
         "num_threads": [Interval(Integral, -1, None, closed="left")],
+        "verbose": ["boolean"],
     }
 
     def __init__(
@@ -95,6 +100,7 @@ class HNSWIndex(_BaseIndex):
         metric: str = "cosine",
         random_state=None,
         num_threads: int = -1,
+        verbose: bool = False,
     ):
         self.M = M
         self.ef_construction = ef_construction
@@ -102,6 +108,7 @@ class HNSWIndex(_BaseIndex):
         self.metric = metric
         self.random_state = random_state
         self.num_threads = num_threads
+        self.verbose = verbose
 
     def _new_index(self, dim):
         hnswlib = import_optional("hnswlib")
@@ -126,7 +133,13 @@ class HNSWIndex(_BaseIndex):
             ef_construction=self.ef_construction,
             random_seed=seed,
         )
-        index.add_items(V, np.arange(V.shape[0]), num_threads=self._threads())
+        n_threads = self._threads()
+
+        def add(start, stop):
+            rows = np.arange(start, stop)
+            index.add_items(V[start:stop], rows, num_threads=n_threads)
+
+        add_rows(add, V.shape[0], verbose=self.verbose, desc="hnswlib add")
         index.set_ef(self.ef)
         self.index_ = index
         self._reset_marks()
