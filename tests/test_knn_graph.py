@@ -133,3 +133,22 @@ def test_verbose_without_tqdm(X, monkeypatch):
     monkeypatch.setitem(sys.modules, "tqdm.auto", None)
     with pytest.raises(ImportError, match=r"skseals\[progress\]"):
         KNNGraph(n_neighbors=2, index="exact", verbose=True).fit(X)
+
+
+def test_neighbor_ids_are_search_rows_ids_without_distances():
+    from skseals.utils import RowBitmap
+
+    X = np.random.RandomState(3).normal(size=(120, 6)).astype(np.float32)
+    graph = KNNGraph(n_neighbors=8, index="exact").fit(X)
+    exclude = RowBitmap(120)
+    exclude.add(np.arange(0, 120, 3))
+    rows = np.array([1, 4, 5, 119])
+    for k in (3, 8, 12):  # fewer, as many and more than the graph stores
+        for excl in (None, exclude):
+            _, expected = graph.search_rows(rows, k, exclude=excl)
+            ids = graph.neighbor_ids(rows, k, exclude=excl)
+            assert ids.shape == (4, k) and ids.dtype == np.int64
+            np.testing.assert_array_equal(ids, expected)
+    assert not np.isin(
+        graph.neighbor_ids(rows, 8, exclude=exclude), exclude.ids()
+    ).any()

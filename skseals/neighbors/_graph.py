@@ -161,6 +161,52 @@ class KNNGraph(_BaseIndex):
             keep[keep] = ~exclude.contains(I[keep])
         return compact(D, I, keep, k)
 
+    def neighbor_ids(
+        self, rows: ArrayLike, n_neighbors: int, *, exclude: RowBitmap | None = None
+    ) -> np.ndarray:
+        """The ids :meth:`search_rows` returns, without reading distances.
+
+        A candidate pool needs only the ids; skipping ``distances_`` halves the
+        pages read when the tables are memory-mapped.
+
+        Parameters
+        ----------
+        rows : array-like of int
+            Row ids of the fitted X.
+        n_neighbors : int
+            Results per row (at most the ``n_neighbors`` stored).
+        exclude : RowBitmap or None
+            Rows never to return.
+
+        Returns
+        -------
+        indices : ndarray of shape (len(rows), n_neighbors), int64
+            Nearest first, ``-1`` padded.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skseals.neighbors import KNNGraph
+        >>> X = np.random.RandomState(0).normal(size=(50, 4)).astype(np.float32)
+        >>> graph = KNNGraph(n_neighbors=5, index="exact").fit(X)
+        >>> ids = graph.neighbor_ids([0, 1], 3)
+        >>> bool((ids == graph.search_rows([0, 1], 3)[1]).all())
+        True
+        """
+        k, exclude = self._check_search(n_neighbors, exclude)
+        rows = self._check_rows(rows)
+        I = np.asarray(self.neighbors_[rows], dtype=np.int64)  # noqa: E741
+        keep = I >= 0
+        if exclude is not None and len(exclude):
+            keep &= ~exclude.contains_ids(np.where(keep, I, 0))
+        if not keep.all():
+            order = np.argsort(~keep, axis=1, kind="stable")
+            I = np.take_along_axis(I, order, axis=1)  # noqa: E741
+            I[~np.take_along_axis(keep, order, axis=1)] = -1
+        if I.shape[1] >= k:
+            return I[:, :k]
+        return np.hstack([I, np.full((I.shape[0], k - I.shape[1]), -1, np.int64)])
+
     def search(
         self, Q: ArrayLike, n_neighbors: int, *, exclude: RowBitmap | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

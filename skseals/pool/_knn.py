@@ -160,7 +160,11 @@ class KNNPool(BaseCandidatePool):
     def _search(self, rows, n_neighbors):
         """Neighbour lists of ``rows`` (int64 ids, -1 padded), one batched call."""
         t0 = time.perf_counter()
-        _, ind = self.index_.search_rows(rows, n_neighbors, exclude=self._excluded)
+        ids_only = getattr(self.index_, "neighbor_ids", None)  # a KNNGraph
+        if ids_only is not None:
+            ind = ids_only(rows, n_neighbors, exclude=self._excluded)
+        else:
+            _, ind = self.index_.search_rows(rows, n_neighbors, exclude=self._excluded)
         self._knn_seconds += time.perf_counter() - t0
         return np.asarray(ind, dtype=np.int64)
 
