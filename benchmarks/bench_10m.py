@@ -175,6 +175,12 @@ def parse_args(argv=None):
         default=3,
         help="timed rounds of SEALS vs FullScanPool vs plain scan (default 3)",
     )
+    p.add_argument(
+        "--graph-in-ram",
+        action="store_true",
+        help="run phase: read the graph's neighbour ids (4 GB at 10M, k=100) into "
+        "RAM instead of reading them memory-mapped",
+    )
     p.add_argument("--threads", type=int, default=1, help="threads in timed rounds")
     p.add_argument(
         "--build-threads", type=int, default=2, help="threads in builds (default 2)"
@@ -591,10 +597,19 @@ def phase_graph(args, paths, X):
     return info
 
 
-def load_graph(paths):
+def load_graph(paths, in_ram=False):
+    """The saved graph, memory-mapped; ``in_ram`` reads its neighbour ids into RAM.
+
+    A SEALS round looks up a few hundred rows scattered over the 4 GB id table:
+    memory-mapped, each is a page fault when the page cache does not hold it.
+    The distances (not used by a pool) stay memory-mapped either way.
+    """
     from skseals.neighbors import KNNGraph
 
-    return KNNGraph.load(paths["graph"], mmap_mode="r")
+    graph = KNNGraph.load(paths["graph"], mmap_mode="r")
+    if in_ram:
+        graph.neighbors_ = np.array(graph.neighbors_)
+    return graph
 
 
 # -- run --------------------------------------------------------------------------
@@ -824,7 +839,7 @@ def compare(args, X, seals, truth):
 
 
 def phase_run(args, paths, X, concepts, split):
-    graph = load_graph(paths)
+    graph = load_graph(paths, in_ram=args.graph_in_ram)
     ctl, pools = C.limit_threads(args.threads)
     results, comparison = [], None
     with _timed_context(args.threads):
