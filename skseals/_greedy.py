@@ -79,12 +79,17 @@ def select_batch(
     floor_score = ranked_scores[-1] if full else -np.inf
     floor_key = ranked_keys[-1] if full else np.iinfo(np.uint64).max
 
+    def clean_scores(rows):
+        """Scores of ``rows`` with NaN as -inf (how the ranking treats NaN)."""
+        return _clean(score_rows(rows))
+
     def eligible(rows, row_scores):
-        """Rows (and their scores, keys) that rank above the floor."""
-        row_scores = _clean(row_scores)
+        """Rows (and their cleaned scores, keys) that rank above the floor."""
         if not full:
             return rows, row_scores, tie_break_keys(rows, seed)
         maybe = row_scores >= floor_score
+        if not maybe.any():  # the usual case: nothing joined ranks that high
+            return rows[:0], row_scores[:0], np.empty(0, dtype=np.uint64)
         rows, row_scores = rows[maybe], row_scores[maybe]
         row_keys = tie_break_keys(rows, seed)
         above = (row_scores > floor_score) | (row_keys < floor_key)
@@ -92,7 +97,7 @@ def select_batch(
 
     batch = pool.begin_batch(np.asarray(ranked_rows, dtype=np.int64), exclude)
     ahead_rows = batch.lookahead()
-    ahead_scores = score_rows(ahead_rows) if ahead_rows.size else np.empty(0)
+    ahead_scores = clean_scores(ahead_rows) if ahead_rows.size else np.empty(0)
     new_rows, new_scores = ahead_rows, ahead_scores
     for _ in range(_LOOKAHEAD_LEVELS if full else 0):
         # Rows that may join and could be picked: search their own lists in
@@ -104,7 +109,7 @@ def select_batch(
         new_rows = np.setdiff1d(batch.lookahead(), ahead_rows, assume_unique=True)
         if new_rows.size == 0:
             break
-        new_scores = score_rows(new_rows)
+        new_scores = clean_scores(new_rows)
         ahead_rows = np.concatenate([ahead_rows, new_rows])
         ahead_scores = np.concatenate([ahead_scores, new_scores])
         order_ahead = np.argsort(ahead_rows, kind="stable")
@@ -113,14 +118,14 @@ def select_batch(
     def scores_of(rows):
         """Scores of rows that joined: looked up if scored ahead, else scored."""
         if ahead_rows.size == 0:
-            return score_rows(rows)
+            return clean_scores(rows)
         pos = np.minimum(np.searchsorted(ahead_rows, rows), ahead_rows.size - 1)
         known = ahead_rows[pos] == rows
         if known.all():
             return ahead_scores[pos]
         out = np.empty(rows.shape[0], dtype=np.float64)
         out[known] = ahead_scores[pos[known]]
-        out[~known] = score_rows(rows[~known])
+        out[~known] = clean_scores(rows[~known])
         return out
 
     queue = []  # (-score, key, row) of joined rows that could still be picked
