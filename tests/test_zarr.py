@@ -51,14 +51,9 @@ class _Counting:
 
 
 @pytest.fixture(scope="module")
-def data():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(3000, 16)).astype(np.float32)
-    X[:60] += 2.5  # a rare, clustered concept
-    y = np.full(3000, -1)
-    y[:5] = 1
-    y[100:140] = 0
-    return X, y
+def data(rare_concept_data):
+    X, y = rare_concept_data
+    return X.copy(), y.copy()
 
 
 # -- the row adapter --------------------------------------------------------------
