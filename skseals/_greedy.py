@@ -7,6 +7,7 @@ import heapq
 import numpy as np
 
 from .utils import best_of, head_positions, tie_break_keys, top_k
+from .utils._selection import _clean
 
 __all__ = ["select_batch"]
 
@@ -15,11 +16,6 @@ __all__ = ["select_batch"]
 # picked. Deeper levels scored more rows for no gain in measured rounds (the
 # rows they foresee form chains: one more level per pick).
 _LOOKAHEAD_LEVELS = 1
-
-
-def _clean(scores):
-    scores = np.asarray(scores, dtype=np.float64)
-    return np.where(np.isnan(scores), -np.inf, scores)
 
 
 def select_batch(

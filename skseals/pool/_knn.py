@@ -187,27 +187,37 @@ class KNNPool(BaseCandidatePool):
             ):
                 self._cache[row] = neigh
 
-    def _lists(self, rows):
-        """The ``n_neighbors`` nearest available rows of each of ``rows``.
+    def _take_cached(self, row):
+        """Pop the cached list of ``row``: its ``n_neighbors`` nearest available
+        rows, or None when it must be searched again (or was never searched).
 
         A cached list was exact when it was searched; rows excluded since are
         filtered out, and since the available set only shrinks, its first
         ``n_neighbors`` survivors are still the nearest. A list left with fewer
         survivors than that (and that was not already short) is searched again.
         """
-        k = self.n_neighbors
+        cached = self._cache.pop(row, None)
+        if cached is None:
+            return None
+        valid = cached[cached >= 0]
+        valid = valid[~self._excluded.contains_ids(valid)]
+        if valid.shape[0] >= self.n_neighbors or cached.size == 0 or cached[-1] < 0:
+            return valid[: self.n_neighbors]
+        return None
+
+    def _lists(self, rows):
+        """The ``n_neighbors`` nearest available rows of each of ``rows``."""
         out, again = [], []
         for row in rows.tolist():
-            cached = self._cache.pop(row, None)
-            if cached is not None:
-                valid = cached[cached >= 0]
-                valid = valid[~self._excluded.contains(valid)]
-                if valid.shape[0] >= k or cached[-1] < 0:
-                    out.append(valid[:k])
-                    continue
-            again.append(row)
+            listed = self._take_cached(row)
+            if listed is None:
+                again.append(row)
+            else:
+                out.append(listed)
         if again:
-            out.extend(self._search(np.asarray(again, dtype=np.int64), k))
+            out.extend(
+                self._search(np.asarray(again, dtype=np.int64), self.n_neighbors)
+            )
         return out
 
     def _expand_rows(self, rows):
@@ -290,18 +300,6 @@ class KNNPool(BaseCandidatePool):
             self._members.add(joined)
             self._record_joined(joined)
         return joined
-
-    def lookahead(self):
-        """Rows that would join if a prefetched row were picked now (sorted).
-
-        The learner scores them in one batched call before the greedy loop, so
-        the loop does not call the estimator once per pick.
-        """
-        if not self._cache:
-            return np.empty(0, dtype=np.int64)
-        rows = np.concatenate(list(self._cache.values()))
-        rows = np.unique(rows[rows >= 0])
-        return rows[~(self._members.contains(rows) | self._excluded.contains(rows))]
 
     def begin_batch(self, rows, exclude):
         return _KNNBatch(self, rows, exclude)
@@ -407,17 +405,14 @@ class _KNNBatch:
         self._ahead = np.union1d(self._ahead, ahead)
 
     def _list(self, row):
-        """The ``n_neighbors`` nearest available rows of ``row`` (see ``_lists``)."""
-        pool = self._pool
-        k = pool.n_neighbors
-        cached = pool._cache.pop(row, None)
-        if cached is not None:
-            valid = cached[cached >= 0]
-            valid = valid[~pool._excluded.contains_ids(valid)]
-            if valid.shape[0] >= k or cached.shape[0] == 0 or cached[-1] < 0:
-                return valid[:k]
-        neigh = pool._search(np.array([row], dtype=np.int64), k)[0]
-        return neigh[neigh >= 0]
+        """The ``n_neighbors`` nearest available rows of ``row``."""
+        listed = self._pool._take_cached(row)
+        if listed is not None:
+            return listed
+        neigh = self._pool._search(
+            np.array([row], dtype=np.int64), self._pool.n_neighbors
+        )
+        return neigh[0][neigh[0] >= 0]
 
     def joined_after(self, row):
         """Exclude the pick ``row``; return the rows that join because of it."""
