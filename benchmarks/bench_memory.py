@@ -86,15 +86,25 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--d", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=19)
-    parser.add_argument("--index-dims", type=int, default=16,
-                        help="the KNNPool's index is built on the first D columns "
-                             "(separate index features keep the build short)")
+    parser.add_argument(
+        "--index-dims",
+        type=int,
+        default=16,
+        help="the KNNPool's index is built on the first D columns "
+        "(separate index features keep the build short)",
+    )
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix="skseals-mem-")
     t0 = time.perf_counter()
-    data = make_rare_concepts(args.n, args.d, n_concepts=1, prevalence=0.001,
-                              out=os.path.join(tmp, "X.npy"), random_state=0)
+    data = make_rare_concepts(
+        args.n,
+        args.d,
+        n_concepts=1,
+        prevalence=0.001,
+        out=os.path.join(tmp, "X.npy"),
+        random_state=0,
+    )
     X = data.X
     print(f"generated {X.shape} in {time.perf_counter() - t0:.0f} s", flush=True)
     members = data.concepts[0]
@@ -113,11 +123,12 @@ def main(argv=None):
         print(f"index on {small.shape} built in {build:.0f} s", flush=True)
         del small
         configs = {
-            "KNNPool(k=100)": ActiveSearcher(pool=KNNPool(100, index=index),
-                                             query_strategy="entropy",
-                                             random_state=0),
-            "FullScanPool": ActiveSearcher(pool=FullScanPool(),
-                                           query_strategy="entropy", random_state=0),
+            "KNNPool(k=100)": ActiveSearcher(
+                pool=KNNPool(100, index=index), query_strategy="entropy", random_state=0
+            ),
+            "FullScanPool": ActiveSearcher(
+                pool=FullScanPool(), query_strategy="entropy", random_state=0
+            ),
         }
         for name, learner in configs.items():
             rounds = args.rounds if name.startswith("KNN") else min(args.rounds, 3)

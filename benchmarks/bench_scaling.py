@@ -438,7 +438,7 @@ def instrumented_split(cfg, truth, repeats=3):
 
     Wraps, for the duration of a few rounds, the learner's ``_score``,
     ``_score_block`` and ``_score_all``, the
-    pool's ``_search`` and ``expand`` and the greedy ``select_batch`` with
+    pool's searches and table look-ups and the greedy ``select_batch`` with
     timers (about a microsecond each), so the split is not inflated the way
     cProfile inflates many small Python calls.
     """
@@ -480,9 +480,10 @@ def instrumented_split(cfg, truth, repeats=3):
     patched_lr = [a for a in ("_score", "_score_all", "_score_block") if hasattr(lr, a)]
     for a in patched_lr:
         setattr(lr, a, timed("score", getattr(lr, a)))
-    patched_pool = [a for a in ("_search", "expand") if hasattr(pool, a)]
+    searches = ("_search", "_neighbor_table", "_search_and_cache")
+    patched_pool = [a for a in searches if hasattr(pool, a)]
     for a in patched_pool:
-        setattr(pool, a, timed(a, getattr(pool, a)))
+        setattr(pool, a, timed("_search", getattr(pool, a)))
     try:
         for _ in range(repeats):
             acc.clear()
@@ -524,7 +525,7 @@ def profile_round(cfg, truth, batch):
     scoring: the learner's ``_score``/``_score_block``/``_score_all`` (reading
     the rows, from X or the pool's row cache, and the
     strategy's ``score``, i.e. predict_proba + entropy); neighbour search: the
-    pool's ``_search`` (the index adapter and the library); bookkeeping: the
+    pool's searches and graph look-ups (adapter and library); bookkeeping: the
     rest of ``query()`` (pool updates, bitmaps, greedy loop, top-k).
     """
     lr = cfg.learner
@@ -540,7 +541,10 @@ def profile_round(cfg, truth, batch):
     lr.teach(rows, truth[rows])
     st = pstats.Stats(prof)
     total = _sum(st, _fn("skseals/_learner.py", "query"))
-    search = _sum(st, _fn("skseals/pool/_knn.py", "_search"))
+    search = _sum(
+        st,
+        _fn("skseals/pool/_knn.py", "_search", "_neighbor_table", "_search_and_cache"),
+    )
     scoring = _sum(
         st, _fn("skseals/_learner.py", "_score", "_score_all", "_score_block")
     )
@@ -565,9 +569,13 @@ def profile_round(cfg, truth, batch):
             )
         ),
     )
-    n_search = _sum(st, _fn("skseals/pool/_knn.py", "_search"), field=1)
+    n_search = _sum(
+        st,
+        _fn("skseals/pool/_knn.py", "_search", "_neighbor_table", "_search_and_cache"),
+        field=1,
+    )
     loop = _sum(st, _fn("skseals/_greedy.py", "select_batch"))
-    expand = _sum(st, _fn("skseals/pool/_knn.py", "expand", "joined_after"))
+    joins = _sum(st, _fn("skseals/pool/_knn_batch.py", "finish"))
     buf = io.StringIO()
     pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(14)
     top = "\n".join(
@@ -590,7 +598,7 @@ def profile_round(cfg, truth, batch):
         "search_calls": int(n_search),
         "bookkeeping_ms": 1e3 * (total - scoring - search),
         "greedy_loop_ms": 1e3 * loop,
-        "expand_ms": 1e3 * expand,
+        "joins_ms": 1e3 * joins,
         "top_functions": top,
         **floors,
     }
@@ -885,7 +893,8 @@ def report(args, results, env, pools):
                 out.append(
                     "Without cProfile (timers around the learner's `_score`/"
                     "`_score_block`/`_score_all`, the "
-                    "pool's `_search`, and `select_batch`; medians of "
+                    "pool's searches and graph look-ups, and `select_batch`; "
+                    "medians of "
                     f"3 further rounds): query {p['inst_total_ms']:.1f} ms = scoring "
                     f"{p['inst_score_ms']:.1f} + neighbour search "
                     f"{p['inst_search_ms']:.1f} + greedy-loop bookkeeping "
@@ -905,8 +914,8 @@ def report(args, results, env, pools):
                 out.append("")
             out.append(
                 f"Greedy loop (`select_batch`, includes its scoring and "
-                f"searches): {p['greedy_loop_ms']:.1f} ms; per-pick expansion "
-                f"(`joined_after`): {p['expand_ms']:.1f} ms."
+                f"searches): {p['greedy_loop_ms']:.1f} ms; applying the round's "
+                f"joins (`KNNBatch.finish`): {p.get('joins_ms', 0.0):.1f} ms."
             )
             out.append("")
             out.append("```")

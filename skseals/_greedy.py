@@ -11,10 +11,10 @@ from .utils._selection import _clean
 
 __all__ = ["select_batch"]
 
-# Levels of rows searched and scored ahead of the loop beyond the lists of the
-# best candidates: level 1 adds the lists of rows those would add that could be
-# picked. Deeper levels scored more rows for no gain in measured rounds (the
-# rows they foresee form chains: one more level per pick).
+# Levels of neighbour lists read and scored ahead of the loop beyond the lists
+# of the best candidates: level 1 adds the lists of rows those would add that
+# could be picked. Rows found deeper are listed when picked (they form chains:
+# one more level per pick).
 _LOOKAHEAD_LEVELS = 1
 
 
@@ -34,11 +34,10 @@ def select_batch(
     pool : candidate pool
         Its ``begin_batch`` expansion gives the rows that join after a pick.
     exclude : callable
-        ``exclude(row)`` marks a picked row unavailable.
+        ``exclude(rows)`` marks picked rows (an int64 array) unavailable.
     score_rows : callable
-        Scores rows that joined during the round (same fitted model). Rows
-        the pool expects to join (its ``lookahead``) are scored in one call
-        before the loop; the loop scores only rows it did not foresee.
+        ``score_rows(rows, block=None)`` scores rows that may join during the
+        round (same fitted model); ``block``, when given, holds ``X[rows]``.
     rescore : callable or None
         For sequential strategies: ``rescore(scores, rows, picked_row)`` gives
         updated scores of ``rows`` after a pick (k-center greedy).
@@ -64,91 +63,182 @@ def select_batch(
     order, keys = head[best], head_keys[best]
     if not pool.expands or order.size == 0:
         picks = cand[order]
-        for row in picks.tolist():
-            exclude(row)
+        exclude(picks)
         return picks
-    ranked_rows = cand[order].tolist()
-    ranked_scores = _clean(scores[order]).tolist()
-    ranked_keys = keys.tolist()
-    # Only rows ranking above (floor_score, floor_key) can be picked.
-    full = len(ranked_rows) == batch_size
-    floor_score = ranked_scores[-1] if full else -np.inf
-    floor_key = ranked_keys[-1] if full else np.iinfo(np.uint64).max
+    ranked = _Ranked(
+        cand[order].tolist(), _clean(scores[order]).tolist(), keys.tolist()
+    )
+    floor = _Floor(ranked, batch_size, seed)
+    batch = pool.begin_batch(np.asarray(ranked.rows, dtype=np.int64), exclude)
+    if hasattr(batch, "lists"):
+        return _select_by_lists(ranked, floor, batch, batch_size, exclude, score_rows)
+    return _select_by_expansion(ranked, floor, batch, batch_size, score_rows)
 
-    def clean_scores(rows):
-        """Scores of ``rows`` with NaN as -inf (how the ranking treats NaN)."""
-        return _clean(score_rows(rows))
 
-    def eligible(rows, row_scores):
-        """Rows (and their cleaned scores, keys) that rank above the floor."""
-        if not full:
-            return rows, row_scores, tie_break_keys(rows, seed)
-        maybe = row_scores >= floor_score
+class _Ranked:
+    """The round's best candidates, best first, as Python lists."""
+
+    def __init__(self, rows, scores, keys):
+        self.rows, self.scores, self.keys = rows, scores, keys
+
+    def picks(self, queue, batch_size):
+        """Yield up to ``batch_size`` picks: each the better of the next ranked
+        row and the best row of ``queue`` (a heap the caller may push to)."""
+        i = n = 0
+        while n < batch_size:
+            if i < len(self.rows) and (
+                not queue
+                or self.scores[i] > -queue[0][0]
+                or (self.scores[i] == -queue[0][0] and self.keys[i] < queue[0][1])
+            ):
+                row = self.rows[i]
+                i += 1
+            elif queue:
+                row = heapq.heappop(queue)[2]
+            else:
+                return
+            n += 1
+            yield row
+
+
+class _Floor:
+    """Rows that join can be picked only if they rank above the b-th candidate."""
+
+    def __init__(self, ranked, batch_size, seed):
+        self.full = len(ranked.rows) == batch_size
+        self.score = ranked.scores[-1] if self.full else -np.inf
+        self.key = ranked.keys[-1] if self.full else np.iinfo(np.uint64).max
+        self.seed = seed
+
+    def eligible(self, rows, scores):
+        """Rows (their cleaned scores, keys) that rank above the floor."""
+        scores = _clean(scores)
+        if not self.full:
+            return rows, scores, tie_break_keys(rows, self.seed)
+        maybe = scores >= self.score
         if not maybe.any():  # the usual case: nothing joined ranks that high
-            return rows[:0], row_scores[:0], np.empty(0, dtype=np.uint64)
-        rows, row_scores = rows[maybe], row_scores[maybe]
-        row_keys = tie_break_keys(rows, seed)
-        above = (row_scores > floor_score) | (row_keys < floor_key)
-        return rows[above], row_scores[above], row_keys[above]
+            return rows[:0], scores[:0], np.empty(0, dtype=np.uint64)
+        rows, scores = rows[maybe], scores[maybe]
+        keys = tie_break_keys(rows, self.seed)
+        above = (scores > self.score) | (keys < self.key)
+        return rows[above], scores[above], keys[above]
 
-    batch = pool.begin_batch(np.asarray(ranked_rows, dtype=np.int64), exclude)
-    ahead_rows = batch.lookahead()
-    ahead_scores = clean_scores(ahead_rows) if ahead_rows.size else np.empty(0)
-    new_rows, new_scores = ahead_rows, ahead_scores
-    for _ in range(_LOOKAHEAD_LEVELS if full else 0):
-        # Rows that may join and could be picked: search their own lists in
-        # one call and score the rows those lists would add, also in one call.
-        rows, row_scores, row_keys = eligible(new_rows, new_scores)
-        if rows.size == 0:
-            break
-        batch.prefetch(rows[top_k(row_scores, row_keys, batch_size)])
-        new_rows = np.setdiff1d(batch.lookahead(), ahead_rows, assume_unique=True)
-        if new_rows.size == 0:
-            break
-        new_scores = clean_scores(new_rows)
-        ahead_rows = np.concatenate([ahead_rows, new_rows])
-        ahead_scores = np.concatenate([ahead_scores, new_scores])
-        order_ahead = np.argsort(ahead_rows, kind="stable")
-        ahead_rows, ahead_scores = ahead_rows[order_ahead], ahead_scores[order_ahead]
 
-    def scores_of(rows):
-        """Scores of rows that joined: looked up if scored ahead, else scored."""
-        if ahead_rows.size == 0:
-            return clean_scores(rows)
-        pos = np.minimum(np.searchsorted(ahead_rows, rows), ahead_rows.size - 1)
-        known = ahead_rows[pos] == rows
-        if known.all():
-            return ahead_scores[pos]
-        out = np.empty(rows.shape[0], dtype=np.float64)
-        out[known] = ahead_scores[pos[known]]
-        out[~known] = clean_scores(rows[~known])
-        return out
+def _push(queue, rows, scores, keys):
+    for item in zip((-scores).tolist(), keys.tolist(), rows.tolist(), strict=True):
+        heapq.heappush(queue, item)
 
+
+def _select_by_expansion(ranked, floor, batch, batch_size, score_rows):
+    """The greedy loop over a pool that only tells which rows join after a pick."""
     queue = []  # (-score, key, row) of joined rows that could still be picked
     picks = []
-    i = 0
-    while len(picks) < batch_size:
-        if i < len(ranked_rows) and (
-            not queue
-            or ranked_scores[i] > -queue[0][0]
-            or (ranked_scores[i] == -queue[0][0] and ranked_keys[i] < queue[0][1])
-        ):
-            row = ranked_rows[i]
-            i += 1
-        elif queue:
-            row = heapq.heappop(queue)[2]
-        else:
-            break
+    for row in ranked.picks(queue, batch_size):
         picks.append(row)
         joined = batch.joined_after(row)
         if joined.size:
-            rows, row_scores, row_keys = eligible(joined, scores_of(joined))
-            for item in zip(
-                (-row_scores).tolist(), row_keys.tolist(), rows.tolist(), strict=True
-            ):
-                heapq.heappush(queue, item)
+            _push(queue, *floor.eligible(joined, score_rows(joined)))
     batch.finish()
     return np.asarray(picks, dtype=np.int64)
+
+
+def _in_sorted(values, sorted_ids):
+    """Boolean mask: which of ``values`` are in the sorted array ``sorted_ids``."""
+    if sorted_ids.size == 0:
+        return np.zeros(values.shape[0], dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_ids, values), sorted_ids.size - 1)
+    return sorted_ids[pos] == values
+
+
+class _Lookahead:
+    """Neighbour lists read ahead of the picks, and the rows they could add.
+
+    ``batch.lists(rows)`` gives each row's nearest available rows as they were
+    when read (nearest first, deep enough for the whole batch). Every row
+    outside the pool that a list holds is scored once; those ranking above the
+    floor are the only ones the loop needs to know about (``hits``: per listed
+    row, the positions of such rows in its list).
+    """
+
+    def __init__(self, batch, floor, batch_size, score_rows):
+        self.batch, self.floor = batch, floor
+        self.batch_size, self.score_rows = batch_size, score_rows
+        self.eligible = {}  # row outside the pool -> (-score, key)
+        self._eligible_ids = np.empty(0, dtype=np.int64)  # sorted
+        self._scored = np.empty(0, dtype=np.int64)  # sorted
+        self.hits = {}  # listed row -> [(position in its list, eligible row)]
+
+    def read(self, rows):
+        """List ``rows``; return the eligible rows found, best first."""
+        batch = self.batch
+        listed, indptr, entries = batch.lists(rows)
+        if self.hits:  # rows read again: their old hits are void
+            for row in listed.tolist():
+                self.hits.pop(row, None)
+        new = np.unique(entries[~batch.is_member(entries)])
+        new = new[~_in_sorted(new, self._scored)]
+        found = new[:0]
+        if new.size:
+            scores = self.score_rows(new, batch.read_rows(new))
+            self._scored = np.sort(np.concatenate([self._scored, new]))
+            rows_e, scores_e, keys_e = self.floor.eligible(new, scores)
+            if rows_e.size:
+                for row, neg, key in zip(
+                    rows_e.tolist(), (-scores_e).tolist(), keys_e.tolist(), strict=True
+                ):
+                    self.eligible[row] = (neg, key)
+                self._eligible_ids = np.union1d(self._eligible_ids, rows_e)
+                found = rows_e[top_k(scores_e, keys_e, self.batch_size)]
+        if self._eligible_ids.size == 0:
+            return found
+        at = np.flatnonzero(_in_sorted(entries, self._eligible_ids))
+        if at.size:
+            owners = np.searchsorted(indptr, at, side="right") - 1
+            for a, o in zip(at.tolist(), owners.tolist(), strict=True):
+                self.hits.setdefault(int(listed[o]), []).append(
+                    (a - int(indptr[o]), int(entries[a]))
+                )
+        return found
+
+
+def _select_by_lists(ranked, floor, batch, batch_size, exclude, score_rows):
+    """The greedy loop over neighbour lists read in batches ahead of the picks.
+
+    A pick's list, when it is used, is its list as read minus the rows picked
+    since, cut at ``k``: so a row of the list joins unless more than ``k``
+    rows before it remain. Only rows that could be picked are tracked here;
+    ``batch.finish(picks)`` applies every join at once.
+    """
+    k = batch.n_neighbors
+    ahead = _Lookahead(batch, floor, batch_size, score_rows)
+    found = ahead.read(np.asarray(ranked.rows, dtype=np.int64))
+    for _ in range(_LOOKAHEAD_LEVELS if floor.full else 0):
+        if found.size == 0:
+            break
+        found = ahead.read(found)
+    queue = []  # (-score, key, row) of joined rows that could still be picked
+    picks, picked, joined = [], set(), set()
+    excluded = 0  # picks[:excluded] are marked unavailable
+    for row in ranked.picks(queue, batch_size):
+        picks.append(row)
+        picked.add(row)
+        if not batch.is_listed(row) or batch.may_run_short(row, picked):
+            exclude(np.asarray(picks[excluded:], dtype=np.int64))
+            excluded = len(picks)
+            ahead.read(np.array([row], dtype=np.int64))  # read now, as it is
+        for pos, row_e in ahead.hits.get(row, ()):
+            if row_e in joined:
+                continue
+            if pos >= k:
+                before = batch.list_of(row)[:pos].tolist()
+                if pos - sum(1 for r in before if r in picked) >= k:
+                    continue
+            joined.add(row_e)
+            heapq.heappush(queue, (*ahead.eligible[row_e], row_e))
+    picks = np.asarray(picks, dtype=np.int64)
+    exclude(picks[excluded:])
+    batch.finish(picks)
+    return picks
 
 
 def _select_sequential(
@@ -165,7 +255,7 @@ def _select_sequential(
         row = int(rows[pos])
         alive[pos] = False
         picks.append(row)
-        exclude(row)
+        exclude(np.array([row], dtype=np.int64))
         joined = pool.expand(row) if pool.expands else np.empty(0, np.int64)
         if joined.size:
             new_scores = score_rows(joined)

@@ -401,8 +401,10 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             def rescore(s, rows, picked):
                 return strategy.update_scores(s, self.X_[rows], self.X_[picked], ctx)
 
-        def score_new(rows):
+        def score_new(rows, block=None):
             ctx.density_sum, ctx.density_count = self.pool_.density()
+            if block is not None:
+                return self._score_block(strategy, block, ctx)
             return self._score(strategy, rows, ctx)
 
         picks = select_batch(
@@ -411,7 +413,7 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             b,
             seed,
             pool=self.pool_,
-            exclude=self.excluded_.add_row,
+            exclude=self.excluded_.add,
             score_rows=score_new,
             rescore=rescore,
         )

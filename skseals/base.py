@@ -155,20 +155,18 @@ class BaseCandidatePool(BaseEstimator, metaclass=ABCMeta):
         """
         return np.empty(0, dtype=np.int64)
 
-    def lookahead(self):
-        """Rows likely to join this round (scored ahead in one batch)."""
-        return np.empty(0, dtype=np.int64)
-
     def begin_batch(self, rows, exclude):
         """Start the within-batch expansion of one round (model fixed).
 
         ``rows`` are the round's best-scored candidates (likely picks);
-        ``exclude(row)`` marks a pick unavailable. Returns an object with
-        ``lookahead()``, ``prefetch(rows)``, ``joined_after(row)`` (excludes
-        ``row`` and returns the rows that join the pool because it was picked)
-        and ``finish()``. This default drives :meth:`prefetch`,
-        :meth:`lookahead` and :meth:`expand`; pools override it with a faster
-        batch-aware version.
+        ``exclude(rows)`` marks picks unavailable. Returns an object with
+        ``joined_after(row)`` (excludes ``row`` and returns the rows that join
+        the pool because it was picked) and ``finish()``. This default calls
+        :meth:`prefetch` on ``rows``, then :meth:`expand` per pick.
+        :class:`~skseals.pool.KNNPool` returns instead an object that reads
+        the neighbour lists of many rows at once (``lists(rows)``), so that the
+        greedy loop scores the rows they could add in one batch and applies
+        every join at the end (``finish(picks)``).
         """
         return _RowByRowBatch(self, rows, exclude)
 
@@ -214,14 +212,8 @@ class _RowByRowBatch:
         self._pool, self._exclude = pool, exclude
         pool.prefetch(rows)
 
-    def lookahead(self):
-        return self._pool.lookahead()
-
-    def prefetch(self, rows):
-        self._pool.prefetch(rows)
-
     def joined_after(self, row):
-        self._exclude(row)
+        self._exclude(np.array([row], dtype=np.int64))
         return self._pool.expand(row)
 
     def finish(self):

@@ -22,6 +22,27 @@ STRATEGIES = [
 ]
 
 
+def _plain_greedy_picks(lr, X, b, neighbours):
+    """Algorithm 2 written plainly, from the learner's state: each pick is the
+    best-scored (MaxEnt) row of the pool as it stands, then the rows
+    ``neighbours(row, taken)`` join. Returns the picks and the final pool."""
+    proba = lr.estimator_.predict_proba(X)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = -np.nansum(proba * np.log(proba), axis=1)
+    pool = set(lr.candidate_indices().tolist())
+    taken = set(np.flatnonzero(lr.labels_ != UNLABELED).tolist())
+    picks = []
+    for _ in range(b):
+        avail_pool = np.array(sorted(pool - taken))
+        if avail_pool.size == 0:
+            break
+        row = int(avail_pool[np.argmax(score[avail_pool])])
+        picks.append(row)
+        taken.add(row)
+        pool |= neighbours(row, taken)
+    return picks, pool - taken
+
+
 @pytest.fixture(scope="module")
 def data():
     X, y_true = make_blobs(
@@ -87,21 +108,12 @@ def test_picks_are_the_plain_greedy_loops_picks(data, k, b):
         batch_size=b, pool=KNNPool(k, index="exact"), random_state=0
     ).fit(X, y)
     for _ in range(3):
-        proba = lr.estimator_.predict_proba(X)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            score = -np.nansum(proba * np.log(proba), axis=1)
-        pool = set(lr.candidate_indices().tolist())
-        taken = set(np.flatnonzero(lr.labels_ != UNLABELED).tolist())
-        expected = []
-        for _ in range(b):
-            avail_pool = np.array(sorted(pool - taken))
-            if avail_pool.size == 0:
-                break
-            row = int(avail_pool[np.argmax(score[avail_pool])])
-            expected.append(row)
-            taken.add(row)
+
+        def neighbours(row, taken):
             avail = np.array(sorted(set(range(len(X))) - taken))
-            pool |= _cosine_knn_unlabeled(X, [row], avail, k)
+            return _cosine_knn_unlabeled(X, [row], avail, k)
+
+        expected, _ = _plain_greedy_picks(lr, X, b, neighbours)
         rows = lr.query()
         assert rows.tolist() == expected
         lr.teach(rows, y_true[rows])
@@ -218,10 +230,55 @@ def test_knn_graph_pool_matches_index_pool(data):
         lr = ActiveSearcher(
             pool=KNNPool(5, index=index), batch_size=8, random_state=0
         ).fit(X, y)
+        run = []
+        for _ in range(3):
+            rows = lr.query()
+            run.append((set(lr.candidate_indices().tolist()), rows.tolist()))
+            lr.teach(rows, y_true[rows])
+        runs.append(run)
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize("k, b", [(4, 10), (8, 30)])
+def test_graph_pool_picks_are_the_plain_greedy_loops_picks(data, k, b):
+    # A graph that stores exactly k neighbours: a pick adds those of its k
+    # stored neighbours still available (Algorithm 2 over the stored lists).
+    X, y, y_true = data
+    graph = KNNGraph(n_neighbors=k, index=ExactIndex()).fit(X)
+    pool = KNNPool(k, index=graph)
+    lr = ActiveLearner(batch_size=b, pool=pool, random_state=0).fit(X, y)
+    for _ in range(3):
+
+        def neighbours(row, taken):
+            return {int(j) for j in graph.neighbors_[row] if j not in taken}
+
+        expected, pool_after = _plain_greedy_picks(lr, X, b, neighbours)
         rows = lr.query()
-        runs.append((set(lr.candidate_indices().tolist()), rows))
-    assert runs[0][0] == runs[1][0]
-    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+        assert rows.tolist() == expected
+        assert set(lr.candidate_indices().tolist()) == pool_after
+        lr.teach(rows, y_true[rows])
+
+
+def test_a_pool_that_only_expands_row_by_row_picks_the_same(data):
+    # The greedy loop over a pool with only the per-row protocol (expand) gives
+    # the picks of the batched neighbour lists.
+    from skseals.base import BaseCandidatePool
+
+    class RowByRowPool(KNNPool):
+        def begin_batch(self, rows, exclude):
+            return BaseCandidatePool.begin_batch(self, rows, exclude)
+
+    X, y, y_true = data
+    runs = []
+    for pool in (KNNPool(6, index="exact"), RowByRowPool(6, index="exact")):
+        lr = ActiveLearner(batch_size=20, pool=pool, random_state=2).fit(X, y)
+        run = []
+        for _ in range(3):
+            rows = lr.query()
+            run.append((rows.tolist(), lr.candidate_indices().tolist()))
+            lr.teach(rows, y_true[rows])
+        runs.append(run)
+    assert runs[0] == runs[1]
 
 
 def test_prebuilt_index_on_other_rows_is_refused(data):

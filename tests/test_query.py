@@ -574,7 +574,11 @@ def test_strategies_are_pure(strategy, data, multiclass_lr, context):
 def test_binary_logistic_fast_path_gives_predict_proba(dtype):
     from sklearn.linear_model import LogisticRegression
 
-    from skseals.query._uncertainty import _binary_logistic_proba
+    from skseals.query._uncertainty import _binary_logit, _logit_proba
+
+    def _binary_logistic_proba(clf, X):
+        z = _binary_logit(clf, X)
+        return None if z is None else _logit_proba(z)
 
     rng = np.random.RandomState(0)
     X = rng.normal(size=(3000, 16)).astype(dtype)
@@ -586,6 +590,24 @@ def test_binary_logistic_fast_path_gives_predict_proba(dtype):
     np.testing.assert_allclose(
         MaxEntropy().score(clf, X, ctx), expected, rtol=1e-5, atol=1e-6
     )
+    # The other strategies' scores from the decision values equal those from
+    # predict_proba, as does the search strategy's p(positive).
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(
+        Margin().score(clf, X, ctx), -np.abs(proba[:, 1] - proba[:, 0]), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        LeastConfidence().score(clf, X, ctx), 1.0 - proba.max(axis=1), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        MostLikelyPositive().score(clf, X, ctx), proba[:, 1], atol=1e-6
+    )
+    # At the boundary the entropy is log 2, and saturated rows score 0, not NaN.
+    far = np.zeros((3, X.shape[1]), dtype=dtype)
+    far[1] = 1e4 * clf.coef_[0]
+    far[2] = -1e4 * clf.coef_[0]
+    h = MaxEntropy().score(clf, far, ctx)
+    assert np.isfinite(h).all() and h[1] == 0.0 and h[2] == 0.0
 
     class Tempered(LogisticRegression):  # may override predict_proba
         pass

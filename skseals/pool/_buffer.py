@@ -35,9 +35,13 @@ class RowBuffer:
     def nbytes(self):
         return self._rows.nbytes + self._block.nbytes
 
-    def append(self, rows):
-        """Copy the rows ``rows`` of X (ids not already held) to the end."""
-        rows = np.sort(np.asarray(rows, dtype=np.int64))
+    def append(self, rows, block=None):
+        """Copy the rows ``rows`` of X (ids not already held) to the end.
+
+        ``block``, when given, holds ``X[rows]`` already read (``rows`` sorted).
+        """
+        if block is None:
+            rows = np.sort(np.asarray(rows, dtype=np.int64))
         m = rows.shape[0]
         if m == 0:
             return
@@ -50,7 +54,7 @@ class RowBuffer:
             grown[: self._size] = self._block[: self._size]
             self._rows, self._block = grown_rows, grown
         self._rows[self._size : need] = rows
-        self._block[self._size : need] = self._X[rows]
+        self._block[self._size : need] = self._X[rows] if block is None else block
         self._size = need
 
     def view(self):

@@ -34,8 +34,14 @@ class DensitySum:
     def count(self):
         return len(self.counted)
 
-    def add(self, rows, chunk_size=65536):
+    def add(self, rows, block=None, chunk_size=65536):
+        """Count ``rows``; ``block``, when given, holds ``X[rows]`` (rows sorted)."""
         rows = np.asarray(rows, dtype=np.int64)
+        if block is not None:
+            new = ~self.counted.contains(rows)
+            self.sum += unit_rows(np.asarray(block)[new]).sum(axis=0)
+            self.counted.add(rows[new])
+            return
         rows = np.unique(rows[~self.counted.contains(rows)])
         for start in range(0, rows.shape[0], chunk_size):
             part = rows[start : start + chunk_size]

@@ -13,6 +13,7 @@ from ..base import METRICS, BaseCandidatePool, BaseNeighborIndex
 from ..utils import RowBitmap
 from ._buffer import RowBuffer
 from ._density import DensitySum
+from ._knn_batch import KNNBatch
 
 __all__ = ["KNNPool"]
 
@@ -30,11 +31,12 @@ class KNNPool(BaseCandidatePool):
     Cost per round is proportional to the pool, never to ``n_samples``: the pool
     keeps its members as a sorted id list plus bitmaps (one bit per row) and a
     contiguous copy of their rows (``row_cache``), each row's neighbour list is
-    searched at most once, and the neighbours of the round's best-scored
-    candidates are searched and scored in one batched call each before the
-    greedy loop (so the loop rarely searches or scores a single row). Within
-    the loop, only rows that could still be picked (those ranking above the
-    ``batch_size``-th best candidate) are queued. With a
+    searched at most once, and the neighbour lists of the round's best-scored
+    candidates are read in one batched call and the rows they would add scored
+    in one more, before the greedy loop (so the loop rarely searches or scores
+    a single row). Only rows that could still be picked (those ranking above
+    the ``batch_size``-th best candidate) are tracked pick by pick; every other
+    join of the round is applied at once after the last pick. With a
     :class:`~skseals.neighbors.KNNGraph` as ``index``, expansion is a table
     look-up and no search runs at all.
 
@@ -168,6 +170,29 @@ class KNNPool(BaseCandidatePool):
         self._knn_seconds += time.perf_counter() - t0
         return np.asarray(ind, dtype=np.int64)
 
+    def _caches_lists(self):
+        """Whether neighbour lists come from a live search (and are cached)."""
+        return getattr(self.index_, "neighbor_ids", None) is None
+
+    def _neighbor_table(self, rows):
+        """A :class:`~skseals.neighbors.KNNGraph`'s stored lists of ``rows``,
+        unavailable rows included (the caller filters them): int64, -1 padded."""
+        t0 = time.perf_counter()
+        ids = self.index_.neighbor_ids(rows, self.index_.neighbors_.shape[1])
+        self._knn_seconds += time.perf_counter() - t0
+        return ids
+
+    def _search_and_cache(self, rows, depth):
+        """Search the ``depth`` nearest available rows of each of ``rows`` in one
+        call (-1 padded when the index runs out) and cache each list."""
+        t0 = time.perf_counter()
+        _, ids = self.index_.search_rows(rows, depth, exclude=self._excluded)
+        ids = np.asarray(ids, dtype=np.int64)
+        self._knn_seconds += time.perf_counter() - t0
+        for row, neigh in zip(rows.tolist(), ids, strict=True):
+            self._cache[row] = neigh
+        return ids
+
     def prefetch(self, rows, depth=None):
         """Search the lists of ``rows`` in one call, ``len(rows)`` extra deep.
 
@@ -240,13 +265,16 @@ class KNNPool(BaseCandidatePool):
             self._record_joined(joined)
         return joined
 
-    def _record_joined(self, joined):
-        """Bookkeeping of rows that just joined (already in ``_members``)."""
+    def _record_joined(self, joined, block=None):
+        """Bookkeeping of rows that just joined (already in ``_members``).
+
+        ``block``, when given, holds ``X[joined]`` (``joined`` sorted).
+        """
         self._member_chunks.append(joined)
         if self.density_ is not None:
-            self.density_.add(joined)
+            self.density_.add(joined, block)
         if self._buffer is not None:
-            self._buffer.append(joined)
+            self._buffer.append(joined, block)
 
     # -- pool protocol ---------------------------------------------------------
     def candidate_block(self):
@@ -302,7 +330,7 @@ class KNNPool(BaseCandidatePool):
         return joined
 
     def begin_batch(self, rows, exclude):
-        return _KNNBatch(self, rows, exclude)
+        return KNNBatch(self, len(rows))
 
     def expand(self, row):
         self._leave([row])
@@ -366,73 +394,3 @@ class KNNPool(BaseCandidatePool):
     def pop_knn_seconds(self):
         seconds, self._knn_seconds = self._knn_seconds, 0.0
         return seconds
-
-
-class _KNNBatch:
-    """The within-batch expansion of one round of a :class:`KNNPool`.
-
-    Per pick it does a handful of small numpy operations on one neighbour list
-    (no sorting, no set rebuilding); the bookkeeping that does not affect later
-    picks of the batch (expanded rows, the sorted member list, the density sum)
-    is applied once, in :meth:`finish`.
-    """
-
-    def __init__(self, pool, rows, exclude):
-        self._pool, self._exclude = pool, exclude
-        self._depth = pool.n_neighbors + len(rows)
-        self._picks, self._joined = [], []
-        self._ahead = np.empty(0, dtype=np.int64)
-        self.prefetch(rows)
-
-    def lookahead(self):
-        """Rows not yet foreseen that join if a prefetched row is picked (sorted)."""
-        ahead, self._ahead = self._ahead, np.empty(0, dtype=np.int64)
-        return ahead
-
-    def prefetch(self, rows):
-        """Search the lists of ``rows``; their new rows join :meth:`lookahead`."""
-        pool = self._pool
-        rows = np.asarray(rows, dtype=np.int64)
-        pool.prefetch(rows, self._depth)
-        lists = [pool._cache[r] for r in rows.tolist() if r in pool._cache]
-        if not lists:
-            return
-        ahead = np.concatenate(lists)
-        ahead = ahead[ahead >= 0]
-        ahead = ahead[
-            ~(pool._members.contains_ids(ahead) | pool._excluded.contains_ids(ahead))
-        ]
-        self._ahead = np.union1d(self._ahead, ahead)
-
-    def _list(self, row):
-        """The ``n_neighbors`` nearest available rows of ``row``."""
-        listed = self._pool._take_cached(row)
-        if listed is not None:
-            return listed
-        neigh = self._pool._search(
-            np.array([row], dtype=np.int64), self._pool.n_neighbors
-        )
-        return neigh[0][neigh[0] >= 0]
-
-    def joined_after(self, row):
-        """Exclude the pick ``row``; return the rows that join because of it."""
-        pool = self._pool
-        self._exclude(row)
-        self._picks.append(row)
-        if pool._expanded.has(row):
-            return np.empty(0, dtype=np.int64)
-        neigh = self._list(row)
-        joined = neigh[~pool._members.contains_ids(neigh)]
-        if joined.size:
-            pool._members.add_new_ids(joined)
-            self._joined.append(joined)
-        return joined
-
-    def finish(self):
-        """Apply what the picks changed besides membership and exclusion."""
-        pool = self._pool
-        picks = np.array(self._picks, dtype=np.int64)
-        pool._expanded.add(picks)
-        if self._joined:
-            pool._record_joined(np.concatenate(self._joined))
-        pool._leave(picks)

@@ -66,11 +66,15 @@ def _pos_index(owner, classes, pos_label, context):
 
 def _positive_outputs(owner, estimator, X, context, pos_label):
     """``(kind, values)``: ``"proba"`` with p(pos) or ``"binary"`` with f(pos)."""
-    kind, values = _model_outputs(owner, estimator, X, multiclass_decision=False)
+    kind, values = _model_outputs(
+        owner, estimator, X, multiclass_decision=False, logit=True
+    )
     classes = _known_classes(estimator)
     if classes is None and context is not None and context.classes is not None:
         classes = np.asarray(context.classes)
     idx = _pos_index(owner, classes, pos_label, context)
+    if kind == "logit":  # p(classes_[1]) = expit(z)
+        return "proba", expit(values if idx == 1 else -values)
     if kind == "proba":
         return kind, values[:, idx]
     return kind, (values if idx == 1 else -values)

@@ -75,13 +75,14 @@ def _check_outputs(owner, estimator, classes, *, multiclass_decision, hint=""):
         )
 
 
-def _binary_logistic_proba(estimator, X):
-    """``predict_proba`` of a binary ``LogisticRegression`` on a float ndarray.
+def _binary_logit(estimator, X):
+    """Decision values of a binary ``LogisticRegression`` on a float ndarray.
 
-    The same values (up to rounding) as scikit-learn computes, which multiplies
-    X by ``coef_.T``, a one-column matrix; numpy's matrix-vector product with
-    ``coef_[0]`` is several times faster on a large block. None when the fast
-    path does not apply (another estimator, a DataFrame, more classes...).
+    ``p(classes_[1]) = expit(z)``. The same values (up to rounding) as
+    scikit-learn's ``decision_function``, which multiplies X by ``coef_.T``, a
+    one-column matrix (in float64 when the coefficients are): a matrix-vector
+    product in X's own dtype is several times faster on a large block. None
+    when this does not apply (another estimator, a DataFrame, more classes...).
     """
     if type(estimator) is not LogisticRegression:  # subclasses may override
         return None
@@ -95,26 +96,50 @@ def _binary_logistic_proba(estimator, X):
         or X.shape[1] != coef.shape[1]
     ):
         return None
-    positive = expit(np.asarray(X @ coef[0] + estimator.intercept_[0], np.float64))
-    proba = np.empty((X.shape[0], 2), dtype=np.float64)
-    proba[:, 1] = positive
-    proba[:, 0] = 1.0 - positive
+    z = np.asarray(X @ coef[0].astype(X.dtype, copy=False), dtype=np.float64)
+    z += float(estimator.intercept_[0])
+    return z
+
+
+def _logit_proba(z):
+    """Two-column probabilities ``[1 - expit(z), expit(z)]``."""
+    proba = np.empty((z.shape[0], 2), dtype=np.float64)
+    proba[:, 1] = expit(z)
+    proba[:, 0] = expit(-z)
     return proba
 
 
-def _model_outputs(owner, estimator, X, *, multiclass_decision, hint=""):
-    """``(kind, values)`` with kind ``"proba"``, ``"binary"`` or ``"multiclass"``.
+def _logit_entropy(z):
+    """Binary entropy of ``expit(z)``, from ``z`` (no probability columns).
+
+    With ``a = |z|`` and ``q = expit(-a)`` (the smaller probability):
+    ``H = log(1 + exp(-a)) + a q``.
+    """
+    a = np.abs(z)
+    e = np.exp(-a)
+    h = np.log1p(e)
+    e /= 1.0 + e  # q
+    e *= a
+    h += e
+    return np.clip(h, 0.0, np.log(2.0), out=h)
+
+
+def _model_outputs(owner, estimator, X, *, multiclass_decision, hint="", logit=False):
+    """``(kind, values)``, kind one of ``"proba"``, ``"binary"``, ``"multiclass"``
+    and ``"logit"``.
 
     ``"proba"``: probabilities clipped to [0, 1], shape (n, n_classes).
+    ``"logit"`` (only when ``logit=True``, for a binary ``LogisticRegression``):
+    ``z`` of shape (n,) with ``p(classes_[1]) = expit(z)``.
     ``"binary"``: decision values, shape (n,), positive for ``classes_[1]``.
     ``"multiclass"``: decision values, shape (n, n_classes).
     """
     if _n_rows(X) == 0:  # many estimators reject empty input
         n_classes = len(getattr(estimator, "classes_", (0, 1)))
         return "proba", np.empty((0, max(n_classes, 1)))
-    proba = _binary_logistic_proba(estimator, X)
-    if proba is not None:
-        return "proba", proba
+    z = _binary_logit(estimator, X)
+    if z is not None:
+        return ("logit", z) if logit else ("proba", _logit_proba(z))
     if hasattr(estimator, "predict_proba"):
         proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
         if proba.ndim == 1:
@@ -202,6 +227,7 @@ class _UncertaintyStrategy(BaseQueryStrategy):
             X,
             multiclass_decision=self._multiclass_decision,
             hint=self._hint,
+            logit=True,
         )
 
     def score(
@@ -270,13 +296,15 @@ class MaxEntropy(_UncertaintyStrategy):
     )
 
     def _score(self, kind, values):
+        if kind == "logit":
+            return _logit_entropy(values)
         if kind == "proba":
             return _entropy(values)
         return 0.0 - np.abs(values)
 
     def _nonneg(self, kind, values):
-        if kind == "proba":
-            return _entropy(values)
+        if kind in ("logit", "proba"):
+            return self._score(kind, values)
         return _gap_uncertainty(np.abs(values))
 
 
@@ -309,6 +337,8 @@ class Margin(_UncertaintyStrategy):
     _multiclass_decision = True
 
     def _gap(self, kind, values):
+        if kind == "logit":  # p1 - p2 = |2 expit(z) - 1| = tanh(|z| / 2)
+            return np.tanh(np.abs(values) / 2.0)
         if kind == "binary":
             return np.abs(values)
         first, second = _top_two(values)
@@ -319,7 +349,7 @@ class Margin(_UncertaintyStrategy):
 
     def _nonneg(self, kind, values):
         gap = self._gap(kind, values)
-        if kind == "proba":
+        if kind in ("logit", "proba"):
             return np.clip(1.0 - gap, 0.0, 1.0)
         return _gap_uncertainty(gap)
 
@@ -350,11 +380,15 @@ class LeastConfidence(_UncertaintyStrategy):
     _multiclass_decision = True
 
     def _score(self, kind, values):
+        if kind == "logit":  # 1 - max(p, 1 - p) = expit(-|z|)
+            return expit(-np.abs(values))
         if kind == "proba":
             return 1.0 - values.max(axis=1)
         return Margin()._score(kind, values)
 
     def _nonneg(self, kind, values):
+        if kind == "logit":
+            return np.clip(self._score(kind, values), 0.0, 1.0)
         if kind == "proba":
             return np.clip(1.0 - values.max(axis=1), 0.0, 1.0)
         return Margin()._nonneg(kind, values)

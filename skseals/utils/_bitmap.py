@@ -71,23 +71,6 @@ class RowBitmap:
         """
         return (self.bits[rows >> 3] & _BIT[rows & 7]) != 0
 
-    def has(self, row):
-        """Whether the single row id ``row`` is in the set."""
-        return bool(self.bits[row >> 3] & (1 << (row & 7)))
-
-    def add_row(self, row):
-        """Add one row id (a fast path of :meth:`add` for a Python int)."""
-        row = int(row)
-        if not 0 <= row < self.n_rows:
-            raise IndexError(f"row ids must lie in [0, {self.n_rows})")
-        byte, bit = row >> 3, 1 << (row & 7)
-        if self.bits[byte] & bit:
-            return
-        self.bits[byte] |= bit
-        self._added.append(np.array([row], dtype=np.int64))
-        self._count += 1
-        self.version += 1
-
     def add(self, rows):
         """Add row ids (duplicates and members already present are fine). O(m)."""
         rows = self._as_rows(rows)
