@@ -11,12 +11,6 @@ from .utils._selection import _clean
 
 __all__ = ["select_batch"]
 
-# Levels of neighbour lists read and scored ahead of the loop beyond the lists
-# of the best candidates: level 1 adds the lists of rows those would add that
-# could be picked. Rows found deeper are listed when picked (they form chains:
-# one more level per pick).
-_LOOKAHEAD_LEVELS = 1
-
 
 def select_batch(
     cand, scores, batch_size, seed, *, pool, exclude, score_rows, rescore=None
@@ -167,11 +161,13 @@ class _Lookahead:
         self._eligible_ids = np.empty(0, dtype=np.int64)  # sorted
         self._scored = np.empty(0, dtype=np.int64)  # sorted
         self.hits = {}  # listed row -> [(position in its list, eligible row)]
+        self.unlisted = set()  # eligible rows whose lists were not read yet
 
     def read(self, rows):
         """List ``rows``; return the eligible rows found, best first."""
         batch = self.batch
         listed, indptr, entries = batch.lists(rows)
+        self.unlisted.difference_update(listed.tolist())
         if self.hits:  # rows read again: their old hits are void
             for row in listed.tolist():
                 self.hits.pop(row, None)
@@ -187,6 +183,7 @@ class _Lookahead:
                     rows_e.tolist(), (-scores_e).tolist(), keys_e.tolist(), strict=True
                 ):
                     self.eligible[row] = (neg, key)
+                self.unlisted.update(rows_e.tolist())
                 self._eligible_ids = np.union1d(self._eligible_ids, rows_e)
                 found = rows_e[top_k(scores_e, keys_e, self.batch_size)]
         if self._eligible_ids.size == 0:
@@ -211,21 +208,25 @@ def _select_by_lists(ranked, floor, batch, batch_size, exclude, score_rows):
     """
     k = batch.n_neighbors
     ahead = _Lookahead(batch, floor, batch_size, score_rows)
-    found = ahead.read(np.asarray(ranked.rows, dtype=np.int64))
-    for _ in range(_LOOKAHEAD_LEVELS if floor.full else 0):
-        if found.size == 0:
-            break
-        found = ahead.read(found)
+    ahead.read(np.asarray(ranked.rows, dtype=np.int64))
     queue = []  # (-score, key, row) of joined rows that could still be picked
     picks, picked, joined = [], set(), set()
     excluded = 0  # picks[:excluded] are marked unavailable
     for row in ranked.picks(queue, batch_size):
         picks.append(row)
         picked.add(row)
-        if not batch.is_listed(row) or batch.may_run_short(row, picked):
+        if not batch.is_listed(row):
+            # Read its list now, with those of every row found so far that
+            # could be picked (they are usually picked soon after; with fewer
+            # than b candidates every row found could be, so only its own).
             exclude(np.asarray(picks[excluded:], dtype=np.int64))
             excluded = len(picks)
-            ahead.read(np.array([row], dtype=np.int64))  # read now, as it is
+            rows = ahead.unlisted | {row} if floor.full else {row}
+            ahead.read(np.array(sorted(rows), dtype=np.int64))
+        elif batch.may_run_short(row, picked):
+            exclude(np.asarray(picks[excluded:], dtype=np.int64))
+            excluded = len(picks)
+            ahead.read(np.array([row], dtype=np.int64))  # read again, as it is now
         for pos, row_e in ahead.hits.get(row, ()):
             if row_e in joined:
                 continue
