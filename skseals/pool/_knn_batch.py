@@ -39,9 +39,9 @@ class KNNBatch:
     The greedy loop (``skseals._greedy``) asks for the lists of many rows at
     once (:meth:`lists`), scores the rows outside the pool they hold in one
     call (:meth:`read_rows` gives their rows of ``X``), and applies every join
-    of the round at the end (:meth:`finish`). Membership, the cached lists and
-    the row cache do not change between :meth:`lists` and :meth:`finish`; only
-    the learner's exclusion set grows, by the picks.
+    of the round at the end (:meth:`finish`). Membership and the row cache do
+    not change between :meth:`lists` and :meth:`finish`; the learner's
+    exclusion set grows only by the picks.
 
     A list is read with the exclusions of the moment it is read, ``k + b``
     deep (``b``: the batch size), so that it still holds its ``k`` nearest
@@ -134,6 +134,7 @@ class KNNBatch:
         return flat, lengths, complete
 
     def is_listed(self, row):
+        """Whether the list of ``row`` was read in this batch."""
         return row in self._listed
 
     def list_of(self, row):
