@@ -216,12 +216,16 @@ def _select_by_lists(ranked, floor, batch, batch_size, exclude, score_rows):
         picks.append(row)
         picked.add(row)
         if not batch.is_listed(row):
-            # Read its list now, with those of every row found so far that
-            # could be picked (they are usually picked soon after; with fewer
-            # than b candidates every row found could be, so only its own).
+            # Read its list now, with those of the best rows found so far that
+            # could be picked, as many as picks are left (they are usually
+            # picked soon after; with fewer than b candidates every row found
+            # could be, so only its own).
             exclude(np.asarray(picks[excluded:], dtype=np.int64))
             excluded = len(picks)
-            rows = ahead.unlisted | {row} if floor.full else {row}
+            rows = {row}
+            if floor.full:
+                left = batch_size - len(picks)
+                rows.update(heapq.nsmallest(left, ahead.unlisted, ahead.eligible.get))
             ahead.read(np.array(sorted(rows), dtype=np.int64))
         elif batch.may_run_short(row, picked):
             exclude(np.asarray(picks[excluded:], dtype=np.int64))

@@ -178,7 +178,7 @@ class KNNPool(BaseCandidatePool):
         """A :class:`~skseals.neighbors.KNNGraph`'s stored lists of ``rows``,
         unavailable rows included (the caller filters them): int64, -1 padded."""
         t0 = time.perf_counter()
-        ids = self.index_.neighbor_ids(rows, self.index_.neighbors_.shape[1])
+        ids = np.asarray(self.index_.neighbors_[rows], dtype=np.int64)  # valid ids
         self._knn_seconds += time.perf_counter() - t0
         return ids
 

@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 from contextlib import ExitStack, contextmanager
-from functools import wraps
+from functools import lru_cache, wraps
 
 from .._config import _check_n_threads, get_config
 
@@ -39,6 +39,13 @@ def _default_n_threads():
     value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
     if value.isdigit() and int(value) > 0:
         return int(value)
+    return _cpu_count()
+
+
+@lru_cache(maxsize=1)
+def _cpu_count():
+    """joblib's cpu count (affinity and cgroup quotas), read once per process:
+    it reads files under /sys on every call, and every query() asks for it."""
     from joblib import cpu_count
 
     return max(1, int(cpu_count()))
