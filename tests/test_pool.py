@@ -1,14 +1,18 @@
 """SEALS semantics of the candidate pools."""
 
+import copy
+
 import numpy as np
 import pytest
 from sklearn.datasets import make_blobs
 
 from skseals import UNLABELED, ActiveLearner, ActiveSearcher
+from skseals.base import QueryContext
 from skseals.neighbors import ExactIndex, KNNGraph
 from skseals.pool import FullScanPool, KNNPool, RandomSubsetPool
 from skseals.pool._density import unit_rows
 from skseals.query import MaxEntropy
+from skseals.utils import tie_break_keys
 
 STRATEGIES = [
     "entropy",
@@ -24,19 +28,23 @@ STRATEGIES = [
 
 def _plain_greedy_picks(lr, X, b, neighbours):
     """Algorithm 2 written plainly, from the learner's state: each pick is the
-    best-scored (MaxEnt) row of the pool as it stands, then the rows
-    ``neighbours(row, taken)`` join. Returns the picks and the final pool."""
-    proba = lr.estimator_.predict_proba(X)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        score = -np.nansum(proba * np.log(proba), axis=1)
+    best-scored row of the pool as it stands (the strategy's score; ties to
+    the lower tie-break key of the round's seed, which the next query() draws
+    first), then the rows ``neighbours(row, taken)`` join. Returns the picks
+    and the final pool."""
+    seed = copy.deepcopy(lr.random_state_).randint(
+        0, np.iinfo(np.int64).max, dtype=np.int64
+    )
+    score = lr.query_strategy_.score(lr.estimator_, X, QueryContext())
+    keys = tie_break_keys(np.arange(len(X)), int(seed))
     pool = set(lr.candidate_indices().tolist())
     taken = set(np.flatnonzero(lr.labels_ != UNLABELED).tolist())
     picks = []
     for _ in range(b):
-        avail_pool = np.array(sorted(pool - taken))
-        if avail_pool.size == 0:
+        avail_pool = sorted(pool - taken)
+        if not avail_pool:
             break
-        row = int(avail_pool[np.argmax(score[avail_pool])])
+        row = min(avail_pool, key=lambda r: (-score[r], keys[r]))
         picks.append(row)
         taken.add(row)
         pool |= neighbours(row, taken)
@@ -98,7 +106,10 @@ def test_within_batch_expansion_and_after_teach(data):
 
 
 @pytest.mark.parametrize(
-    "k, b", [(3, 30), (10, 8), (1, 40), (5, 20), (20, 15), (8, 25)]
+    # (5, 80): some lists lose more rows to the round's picks than they were
+    # read beyond k, and are searched again at their pick.
+    "k, b",
+    [(3, 30), (10, 8), (1, 40), (5, 20), (20, 15), (8, 25), (5, 80)],
 )
 def test_picks_are_the_plain_greedy_loops_picks(data, k, b):
     # Reference: Algorithm 2 written plainly. Each pick is the best-scored row
@@ -113,9 +124,10 @@ def test_picks_are_the_plain_greedy_loops_picks(data, k, b):
             avail = np.array(sorted(set(range(len(X))) - taken))
             return _cosine_knn_unlabeled(X, [row], avail, k)
 
-        expected, _ = _plain_greedy_picks(lr, X, b, neighbours)
+        expected, pool_after = _plain_greedy_picks(lr, X, b, neighbours)
         rows = lr.query()
         assert rows.tolist() == expected
+        assert set(lr.candidate_indices().tolist()) == pool_after
         lr.teach(rows, y_true[rows])
 
 
@@ -257,6 +269,29 @@ def test_graph_pool_picks_are_the_plain_greedy_loops_picks(data, k, b):
         assert rows.tolist() == expected
         assert set(lr.candidate_indices().tolist()) == pool_after
         lr.teach(rows, y_true[rows])
+
+
+def test_a_list_that_runs_short_of_k_rows_is_searched_again(data):
+    # A live index's list is read a few rows deeper than k; when the round's
+    # picks take more than that from it, it must be searched again at its
+    # pick, which then returns the k nearest rows still available.
+    X, y, _ = data
+    k = 5
+    lr = ActiveLearner(batch_size=50, pool=KNNPool(k, index="exact"), random_state=0)
+    lr.fit(X, y)
+    rows = lr.candidate_indices()[:50]
+    batch = lr.pool_.begin_batch(rows, lr.excluded_.add)
+    row = int(rows[0])
+    _, _, entries = batch.lists(rows[:1])
+    assert entries.shape[0] > k  # read deeper than k
+    picked = {row, *entries[: entries.shape[0] - k + 1].tolist()}
+    assert not batch.may_run_short(row, {row})
+    assert batch.may_run_short(row, picked)
+    lr.excluded_.add(np.array(sorted(picked)))
+    _, _, again = batch.lists(np.array([row]))
+    available = np.array(sorted(set(range(len(X))) - set(lr.excluded_.ids().tolist())))
+    assert set(again[:k].tolist()) == _cosine_knn_unlabeled(X, [row], available, k)
+    assert not batch.may_run_short(row, picked)
 
 
 def test_a_pool_that_only_expands_row_by_row_picks_the_same(data):
