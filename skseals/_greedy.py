@@ -148,15 +148,15 @@ class _Lookahead:
     """Neighbour lists read ahead of the picks, and the rows they could add.
 
     ``batch.lists(rows)`` gives each row's nearest available rows as they were
-    when read (nearest first, deep enough for the whole batch). Every row
-    outside the pool that a list holds is scored once; those ranking above the
-    floor are the only ones the loop needs to know about (``hits``: per listed
-    row, the positions of such rows in its list).
+    when read (nearest first; ``batch.may_run_short`` tells when picks have
+    left one too short). Every row outside the pool that a list holds is
+    scored once; those ranking above the floor are the only ones the loop
+    needs to know about (``hits``: per listed row, the positions of such rows
+    in its list; ``unlisted``: those whose own lists were not read yet).
     """
 
-    def __init__(self, batch, floor, batch_size, score_rows):
-        self.batch, self.floor = batch, floor
-        self.batch_size, self.score_rows = batch_size, score_rows
+    def __init__(self, batch, floor, score_rows):
+        self.batch, self.floor, self.score_rows = batch, floor, score_rows
         self.eligible = {}  # row outside the pool -> (-score, key)
         self._eligible_ids = np.empty(0, dtype=np.int64)  # sorted
         self._scored = np.empty(0, dtype=np.int64)  # sorted
@@ -164,16 +164,16 @@ class _Lookahead:
         self.unlisted = set()  # eligible rows whose lists were not read yet
 
     def read(self, rows):
-        """List ``rows``; return the eligible rows found, best first."""
+        """Read the lists of ``rows`` and score the rows they could add."""
         batch = self.batch
         listed, indptr, entries = batch.lists(rows)
-        self.unlisted.difference_update(listed.tolist())
+        listed = listed.tolist()
+        self.unlisted.difference_update(listed)
         if self.hits:  # rows read again: their old hits are void
-            for row in listed.tolist():
+            for row in listed:
                 self.hits.pop(row, None)
         new = np.unique(entries[~batch.is_member(entries)])
         new = new[~_in_sorted(new, self._scored)]
-        found = new[:0]
         if new.size:
             scores = self.score_rows(new, batch.read_rows(new))
             self._scored = np.sort(np.concatenate([self._scored, new]))
@@ -185,29 +185,27 @@ class _Lookahead:
                     self.eligible[row] = (neg, key)
                 self.unlisted.update(rows_e.tolist())
                 self._eligible_ids = np.union1d(self._eligible_ids, rows_e)
-                found = rows_e[top_k(scores_e, keys_e, self.batch_size)]
         if self._eligible_ids.size == 0:
-            return found
+            return
         at = np.flatnonzero(_in_sorted(entries, self._eligible_ids))
         if at.size:
             owners = np.searchsorted(indptr, at, side="right") - 1
             for a, o in zip(at.tolist(), owners.tolist(), strict=True):
-                self.hits.setdefault(int(listed[o]), []).append(
+                self.hits.setdefault(listed[o], []).append(
                     (a - int(indptr[o]), int(entries[a]))
                 )
-        return found
 
 
 def _select_by_lists(ranked, floor, batch, batch_size, exclude, score_rows):
     """The greedy loop over neighbour lists read in batches ahead of the picks.
 
     A pick's list, when it is used, is its list as read minus the rows picked
-    since, cut at ``k``: so a row of the list joins unless more than ``k``
-    rows before it remain. Only rows that could be picked are tracked here;
+    so far, cut at ``k``: a row of the list joins when fewer than ``k`` rows
+    before it remain. Only rows that could be picked are tracked here;
     ``batch.finish(picks)`` applies every join at once.
     """
     k = batch.n_neighbors
-    ahead = _Lookahead(batch, floor, batch_size, score_rows)
+    ahead = _Lookahead(batch, floor, score_rows)
     ahead.read(np.asarray(ranked.rows, dtype=np.int64))
     queue = []  # (-score, key, row) of joined rows that could still be picked
     picks, picked, joined = [], set(), set()
