@@ -66,9 +66,7 @@ def _pos_index(owner, classes, pos_label, context):
 
 def _positive_outputs(owner, estimator, X, context, pos_label):
     """``(kind, values)``: ``"proba"`` with p(pos) or ``"binary"`` with f(pos)."""
-    kind, values = _model_outputs(
-        owner, estimator, X, multiclass_decision=False, logit=True
-    )
+    kind, values = _model_outputs(owner, estimator, X, multiclass_decision=False)
     classes = _known_classes(estimator)
     if classes is None and context is not None and context.classes is not None:
         classes = np.asarray(context.classes)

@@ -101,14 +101,6 @@ def _binary_logit(estimator, X):
     return z
 
 
-def _logit_proba(z):
-    """Two-column probabilities ``[1 - expit(z), expit(z)]``."""
-    proba = np.empty((z.shape[0], 2), dtype=np.float64)
-    proba[:, 1] = expit(z)
-    proba[:, 0] = expit(-z)
-    return proba
-
-
 def _logit_entropy(z):
     """Binary entropy of ``expit(z)``, from ``z`` (no probability columns).
 
@@ -124,13 +116,13 @@ def _logit_entropy(z):
     return np.clip(h, 0.0, np.log(2.0), out=h)
 
 
-def _model_outputs(owner, estimator, X, *, multiclass_decision, hint="", logit=False):
+def _model_outputs(owner, estimator, X, *, multiclass_decision, hint=""):
     """``(kind, values)``, kind one of ``"proba"``, ``"binary"``, ``"multiclass"``
     and ``"logit"``.
 
     ``"proba"``: probabilities clipped to [0, 1], shape (n, n_classes).
-    ``"logit"`` (only when ``logit=True``, for a binary ``LogisticRegression``):
-    ``z`` of shape (n,) with ``p(classes_[1]) = expit(z)``.
+    ``"logit"`` (a binary ``LogisticRegression`` on a float ndarray): ``z`` of
+    shape (n,) with ``p(classes_[1]) = expit(z)``.
     ``"binary"``: decision values, shape (n,), positive for ``classes_[1]``.
     ``"multiclass"``: decision values, shape (n, n_classes).
     """
@@ -139,7 +131,7 @@ def _model_outputs(owner, estimator, X, *, multiclass_decision, hint="", logit=F
         return "proba", np.empty((0, max(n_classes, 1)))
     z = _binary_logit(estimator, X)
     if z is not None:
-        return ("logit", z) if logit else ("proba", _logit_proba(z))
+        return "logit", z
     if hasattr(estimator, "predict_proba"):
         proba = np.asarray(estimator.predict_proba(X), dtype=np.float64)
         if proba.ndim == 1:
@@ -227,7 +219,6 @@ class _UncertaintyStrategy(BaseQueryStrategy):
             X,
             multiclass_decision=self._multiclass_decision,
             hint=self._hint,
-            logit=True,
         )
 
     def score(
