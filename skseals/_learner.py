@@ -385,14 +385,13 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         if self.pool_.scans_all:
             cand, scores = self._score_all(strategy, ctx)
         else:
-            cand, block = self.pool_.candidate_block()
+            cand, block, available = self.pool_.candidate_block()
             if block is None:
                 scores = self._score(strategy, cand, ctx)
             else:
                 scores = self._score_block(strategy, block, ctx)
-                keep = ~self.excluded_.contains_ids(cand)
-                if not keep.all():
-                    cand, scores = cand[keep], scores[keep]
+            if available is not None:
+                cand, scores = cand[available], scores[available]
         if getattr(strategy, "queries_anywhere", False) and cand.size:
             cand, scores = self._query_anywhere(strategy, cand, scores, seed, ctx)
         rescore = None

@@ -129,14 +129,15 @@ class BaseCandidatePool(BaseEstimator, metaclass=ABCMeta):
         """Sorted int64 array of the current candidates (none excluded)."""
 
     def candidate_block(self):
-        """``(rows, block)``: candidates and their rows of X, ready to score.
+        """``(rows, block, available)``: candidates and their rows of X, ready to score.
 
         ``block`` is ``None`` when the pool keeps no copy of its rows (the
         caller then reads ``X[rows]``). ``rows`` may include rows that became
-        unavailable; the caller drops them. This default returns
-        ``(candidates(), None)``.
+        unavailable: ``available`` is then a boolean mask of the rows to keep
+        (the caller drops the others), and ``None`` when every row is. This
+        default returns ``(candidates(), None, None)``.
         """
-        return self.candidates(), None
+        return self.candidates(), None, None
 
     def size(self):
         """Number of current candidates."""

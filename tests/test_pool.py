@@ -338,10 +338,14 @@ def test_row_cache_changes_no_pick_and_holds_the_pools_rows(data):
             rows = lr.query()
             seq.append(rows)
             lr.teach(rows, y_true[rows])
-            rows_held, block = lr.pool_.candidate_block()
+            rows_held, block, mask = lr.pool_.candidate_block()
             if row_cache:
                 np.testing.assert_array_equal(block, X[rows_held])
                 available = rows_held[~lr.excluded_.contains(rows_held)]
+                if mask is None:
+                    assert len(available) == len(rows_held)
+                else:
+                    np.testing.assert_array_equal(rows_held[mask], available)
                 np.testing.assert_array_equal(
                     np.sort(available), lr.candidate_indices()
                 )

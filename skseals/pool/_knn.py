@@ -278,20 +278,23 @@ class KNNPool(BaseCandidatePool):
 
     # -- pool protocol ---------------------------------------------------------
     def candidate_block(self):
-        """``(rows, X[rows])`` from the row cache, or ``(candidates(), None)``.
+        """``(rows, X[rows], available)`` from the row cache, or
+        ``(candidates(), None, None)``.
 
         ``rows`` may still hold rows that became unavailable since the cache
-        was last compacted (the caller drops them); the cache is compacted when
-        they are more than a quarter of it.
+        was last compacted (``available`` is False there, and None when there
+        are none); the cache is compacted when they are more than a quarter of
+        it.
         """
         if self._buffer is None:
-            return self.candidates(), None
+            return self.candidates(), None, None
         rows, block = self._buffer.view()
-        dead = self._excluded.contains_ids(rows)
-        if 4 * np.count_nonzero(dead) > rows.shape[0]:
-            self._buffer.compact(~dead)
-            rows, block = self._buffer.view()
-        return rows, block
+        available = ~self._excluded.contains_ids(rows)
+        n_dead = rows.shape[0] - np.count_nonzero(available)
+        if 4 * n_dead > rows.shape[0]:
+            self._buffer.compact(available)
+            return (*self._buffer.view(), None)
+        return rows, block, (available if n_dead else None)
 
     def candidates(self):
         if self._member_chunks:  # joined rows are never already members
