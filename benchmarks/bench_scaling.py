@@ -519,6 +519,49 @@ def instrumented_split(cfg, truth, repeats=3):
     }
 
 
+def cold_split(args, st, cfg, repeats=7):
+    """What a KNNPool round costs in the rotation's cold state (medians, ms).
+
+    Each measurement follows a plain scan, which evicts the caches as in the
+    timed rotation. ``cold_query``: ``query()`` then ``teach()``, as timed;
+    ``cold_no_expansion``: ``query()`` with the within-batch expansion
+    switched off (the picks are then put back, so the state does not change);
+    ``cold_score_block``: scoring the pool's row cache alone (the learner's
+    ``_score_block``), which every round must do. The expansion costs the
+    difference between the first two.
+    """
+    lr, pool = cfg.learner, cfg.learner.pool_
+    if not getattr(pool, "expands", False):
+        return {}
+    times = {"cold_query": [], "cold_no_expansion": [], "cold_score_block": []}
+    for _ in range(repeats):
+        for key in times:
+            time_plain(args, st, False)
+            gc.collect()
+            with cfg.context():
+                if key == "cold_score_block":
+                    strategy, ctx = lr._round_strategy(), lr._context()
+                    _, block, _ = pool.candidate_block()
+                    t0 = time.perf_counter()
+                    lr._score_block(strategy, block, ctx)
+                    times[key].append(time.perf_counter() - t0)
+                    continue
+                if key == "cold_no_expansion":
+                    pool.expands = False  # read by the greedy loop
+                t0 = time.perf_counter()
+                rows = lr.query()
+                times[key].append(time.perf_counter() - t0)
+            if key == "cold_no_expansion":
+                del pool.expands
+                lr.pending_.discard(rows)
+                lr.excluded_.discard(rows)
+            else:
+                lr.teach(rows, st.truth[rows])
+    out = {key: 1e3 * C.median(v) for key, v in times.items()}
+    out["cold_budget"] = 2e3 * C.median(st.plain_s) * pool.size() / st.n
+    return out
+
+
 def profile_round(cfg, truth, batch):
     """Profile one query() of ``cfg``; split its time into scoring / search / rest.
 
@@ -787,7 +830,9 @@ def profile_setting(args, st, result):
         if c.pool_name == "FullScanPool" and c.strategy == "entropy"
     ]
     for cfg in chosen:
-        result["profiles"].append(profile_round(cfg, st.truth, args.batch))
+        prof = profile_round(cfg, st.truth, args.batch)
+        prof.update(cold_split(args, st, cfg))
+        result["profiles"].append(prof)
 
 
 # -- output -------------------------------------------------------------------
@@ -910,6 +955,16 @@ def report(args, results, env, pools):
                     f"gathered rows {p['floor_predict_ms']:.1f} ms; plain numpy "
                     f"scan of a contiguous copy {p['floor_plain_contiguous_ms']:.1f} "
                     "ms."
+                )
+                out.append("")
+            if p.get("cold_query"):
+                out.append(
+                    "Cold, right after the plain scan as in the rotation (medians "
+                    f"of 7): query {p['cold_query']:.1f} ms; without the "
+                    f"within-batch expansion {p['cold_no_expansion']:.1f} ms; "
+                    f"scoring the pool's row cache alone "
+                    f"{p['cold_score_block']:.1f} ms. Half the n/P bound is a "
+                    f"round of {p['cold_budget']:.1f} ms at this pool size."
                 )
                 out.append("")
             out.append(
