@@ -3,6 +3,7 @@
 import logging
 import pickle
 import sys
+import threading
 from functools import partial
 
 import faiss
@@ -324,6 +325,39 @@ def test_hnsw_mirror_follows_any_sequence(fitted_small, small, ops):
             assert not exclude.contains(I[I >= 0]).any()
         hits = [np.intersect1d(a, b).size for a, b in zip(I, I_ref, strict=True)]
         assert np.mean(hits) >= 4
+
+
+class _CallingThreads:
+    """Stands in front of an Annoy index, recording which threads search it."""
+
+    def __init__(self, index):
+        self._index, self.threads = index, set()
+
+    def get_nns_by_item(self, *args, **kwargs):
+        self.threads.add(threading.get_ident())
+        return self._index.get_nns_by_item(*args, **kwargs)
+
+
+def test_annoy_answers_a_batch_on_its_threads(small):
+    pytest.importorskip("annoy")
+    index = _annoy("cosine", n_jobs=2).fit(small)
+    skip = RowBitmap(N_SMALL)
+    skip.add(np.arange(0, N_SMALL, 3))
+    rows = np.arange(1, N_SMALL, 3)
+    with config_context(n_threads=1):
+        D1, I1 = index.search_rows(rows, 12, exclude=skip)  # noqa: N806
+    calls = _CallingThreads(index.index_)
+    index.index_ = calls
+    with config_context(n_threads=2):
+        D2, I2 = index.search_rows(rows, 12, exclude=skip)  # noqa: N806
+    assert len(calls.threads) == 2  # n_jobs=2 within a budget of 2
+    np.testing.assert_array_equal(I1, I2)
+    np.testing.assert_array_equal(D1, D2)
+    assert not skip.contains(I2[I2 >= 0]).any()
+    calls.threads.clear()
+    with config_context(n_threads=1):  # the budget caps n_jobs
+        index.search_rows(rows, 12, exclude=skip)
+    assert calls.threads == {threading.get_ident()}
 
 
 # -- determinism, pickling, persistence, clone -----------------------------------

@@ -6,6 +6,7 @@ import logging
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
 
 import numpy as np
@@ -41,8 +42,9 @@ class AnnoyIndex(_BaseIndex):
     ``n_neighbors + min(|exclude|, 3 n_neighbors + 64)`` results and asks for
     four times more until ``n_neighbors`` allowed rows are found or the forest
     is exhausted. Many excluded rows near a query make its search slower.
-    Annoy also has no batched query: queries are answered one by one (in C++,
-    but in a Python loop), so it suits small query batches best.
+    Annoy also has no batched query: queries are answered one by one, each
+    in one call to Annoy, spread over ``n_jobs`` threads (Annoy releases the
+    GIL while it searches).
 
     Annoy's ``"angular"`` distance ``sqrt(2 - 2 cos)`` is converted to
     ``1 - cos``. Items cannot be added after the forest is built (refit
@@ -60,7 +62,9 @@ class AnnoyIndex(_BaseIndex):
     random_state : int, RandomState instance or None, default=None
         Seeds Annoy (``set_seed``): the same seed gives the same forest.
     n_jobs : int, default=-1
-        Threads used to build the forest (-1: all cores).
+        Threads used to build the forest and to answer a batch of queries
+        (-1: all cores; always within skseals's thread budget,
+        :func:`skseals.set_config`). The results do not depend on it.
     verbose : bool, default=False
         Show a progress bar (needs tqdm: ``pip install "skseals[progress]"``)
         while rows are added; the forest itself is built in one call, logged
@@ -142,14 +146,31 @@ class AnnoyIndex(_BaseIndex):
         return dist
 
     def _search(self, get_nns, targets, k, exclude):
-        """One Annoy call per query (``get_nns(target, kk)``), then filter."""
+        """One Annoy call per query (``get_nns(target, kk)``), then filter.
+
+        The queries are split into contiguous parts, one per thread; each
+        thread writes its own rows of the result.
+        """
+        n_threads = capped_n_threads(self.n_jobs)
 
         def fetch(queries, kk):
             D, I = empty_result(len(queries), kk)  # noqa: E741
-            for row, q in enumerate(queries):
-                ids, dist = get_nns(targets[q], kk)
-                I[row, : len(ids)] = ids
-                D[row, : len(ids)] = self._convert(np.asarray(dist, dtype=np.float32))
+
+            def answer(rows):
+                for row in rows:
+                    ids, dist = get_nns(targets[queries[row]], kk)
+                    I[row, : len(ids)] = ids
+                    D[row, : len(ids)] = self._convert(
+                        np.asarray(dist, dtype=np.float32)
+                    )
+
+            parts = np.array_split(np.arange(len(queries)), n_threads)
+            parts = [part.tolist() for part in parts if part.size]
+            if len(parts) > 1:
+                with ThreadPoolExecutor(len(parts)) as pool:
+                    list(pool.map(answer, parts))
+            elif parts:
+                answer(parts[0])
             return D, I
 
         D, I = search_excluding(fetch, len(targets), k, exclude, self.n_samples_fit_)  # noqa: E741
