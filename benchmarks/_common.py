@@ -130,7 +130,8 @@ def describe_environment(env, pools):
         + " (the machine is shared)",
         (
             f"threads: {env['threads']} in every timed search/round (threadpoolctl "
-            f"limits: {', '.join(pools)}; hnswlib num_threads={env['threads']}); "
+            f"limits: {', '.join(pools)}; hnswlib num_threads and annoy n_jobs "
+            f"{env['threads']}); "
             f"index builds use {build} (threadpoolctl, hnswlib num_threads, "
             "annoy n_jobs)"
             if build
@@ -356,7 +357,8 @@ def backend_factory(name, n, threads, seed, nlist=None):
             f"IVF{nlist},PQ16", random_state=seed
         )  # PQ32 trains ~15x slower in faiss (4-d sub-k-means)
     if name == "hnswlib":
-        # num_threads is also used by searches: reset it after the build.
+        # num_threads (Annoy: n_jobs) is also used by searches: reset it after
+        # the build.
         return HNSWIndex(
             M=16, ef_construction=200, ef=100, random_state=seed, num_threads=threads
         )

@@ -135,6 +135,8 @@ class Entry:
 
 
 def build_all(args, X, n):
+    from skseals.utils import effective_n_threads
+
     bt = args.build_threads
     entries, builds = [], {}
     kw = {
@@ -248,7 +250,19 @@ def build_all(args, X, n):
             )
     if "annoy" in want:
         idx, info = build("annoy")
-        entries.append(Entry("Annoy", "annoy", idx, "n_trees 50, search_k -1", info))
+        # Annoy answers a batch on n_jobs threads: the timed setting, and every
+        # core (within skseals's budget) when that is more.
+        for jobs in sorted({args.threads, effective_n_threads()}):
+            entries.append(
+                Entry(
+                    "Annoy",
+                    "annoy",
+                    idx,
+                    f"n_trees 50, search_k -1, n_jobs {jobs}",
+                    info,
+                    n_jobs=jobs,
+                )
+            )
     return exact, entries, builds
 
 

@@ -297,8 +297,11 @@ def build_backends(args, X, n):
     for name in ("hnswlib", "annoy"):
         if name in need:
             idx, info = C.get_backend(name, X, **kw)
+            # Searches use the round setting (both also search on their threads).
             if name == "hnswlib":
-                idx.num_threads = args.threads  # searches use the round setting
+                idx.num_threads = args.threads
+            else:
+                idx.n_jobs = args.threads
             indexes[name] = idx
             builds.append({"backend": name, **info})
     if "graph" in need:
