@@ -264,6 +264,22 @@ def test_thread_workers_get_at_least_one_thread():
     assert [o[:2] for o in out] == [(1, {1})] * 3
 
 
+def _library_threads(block, start, stop):
+    return capped_n_threads(-1)
+
+
+def test_thread_workers_cap_library_thread_counts():
+    # hnswlib and Annoy take a thread count per call: a worker asks for its
+    # share of the budget, not for every core.
+    X = np.ones((8, 2))
+    with config_context(n_threads=2):
+        with parallel_config("threading", n_jobs=2):
+            out = map_row_blocks(_library_threads, 8, 4, X=X)
+        assert out == [1, 1]
+        assert map_row_blocks(_library_threads, 8, 4, X=X) == [2, 2]  # in process
+        assert capped_n_threads(-1) == 2
+
+
 def test_default_budget_caps_new_worker_threads():
     # Without any configuration a worker thread would see every core in
     # OpenMP; the default budget (the cores) // 2 workers applies instead.

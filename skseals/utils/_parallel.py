@@ -25,7 +25,7 @@ from joblib.parallel import get_active_backend
 
 from .._config import get_config
 from ._row_array import RowArray, is_row_array
-from ._threads import effective_n_threads, limit_threads
+from ._threads import effective_n_threads, limit_threads, worker_share
 
 __all__ = ["iter_row_blocks", "map_row_blocks"]
 
@@ -98,11 +98,15 @@ def _call(func, source, key, start, stop, args, limit=None):
 
     ``key=None`` passes ``source`` itself (a block shipped whole). ``limit``
     is ``(n_threads, exact, openmp_only)`` for :func:`limit_threads`, or
-    None for the worker's own default.
+    None for the worker's own default; ``n_threads`` also caps the thread
+    count hnswlib and Annoy are given inside ``func``.
     """
     block = source if source is None or key is None else source[key]
     n_threads, exact, openmp_only = limit if limit is not None else (None, None, False)
-    with limit_threads(n_threads, exact=exact, openmp_only=openmp_only):
+    with (
+        worker_share(n_threads),
+        limit_threads(n_threads, exact=exact, openmp_only=openmp_only),
+    ):
         return func(block, start, stop, *args)
 
 

@@ -30,6 +30,7 @@ __all__ = [
 ]
 
 _lock = threading.Lock()
+_share = threading.local()  # a worker thread's share of the budget
 _controller = None
 _n_modules = -1
 
@@ -141,13 +142,33 @@ def limit_threads(n_threads=None, *, exact=None, openmp_only=False):
         yield n
 
 
+@contextmanager
+def worker_share(n_threads):
+    """Within the block: this thread is a worker whose share of the budget is
+    ``n_threads`` (None: no share set), for :func:`capped_n_threads`.
+
+    BLAS and OpenMP pools are capped by :func:`limit_threads`; hnswlib and
+    Annoy take a thread count per call instead, read from here.
+    """
+    before = getattr(_share, "n_threads", None)
+    _share.n_threads = n_threads
+    try:
+        yield
+    finally:
+        _share.n_threads = before
+
+
 def capped_n_threads(num_threads):
     """A library's own thread count for one call (hnswlib, Annoy), capped.
 
     ``-1``, 0 or None -- the library's "every core" -- becomes the budget in
-    force; a positive setting is lowered to it.
+    force (in a worker of :func:`~skseals.utils.map_row_blocks`, its share of
+    it); a positive setting is lowered to it.
     """
     n = effective_n_threads()
+    share = getattr(_share, "n_threads", None)
+    if share is not None:
+        n = min(n, share)
     if num_threads is None or num_threads <= 0:
         return n
     return min(int(num_threads), n)
