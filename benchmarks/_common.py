@@ -356,9 +356,9 @@ def backend_factory(name, n, threads, seed, nlist=None):
         return FaissIndex(
             f"IVF{nlist},PQ16", random_state=seed
         )  # PQ32 trains ~15x slower in faiss (4-d sub-k-means)
+    # hnswlib's num_threads and Annoy's n_jobs are also used by searches: the
+    # benchmarks reset them to the timed setting after the build.
     if name == "hnswlib":
-        # num_threads (Annoy: n_jobs) is also used by searches: reset it after
-        # the build.
         return HNSWIndex(
             M=16, ef_construction=200, ef=100, random_state=seed, num_threads=threads
         )
