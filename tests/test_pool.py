@@ -233,14 +233,18 @@ def test_random_subset_pool_is_fresh_sized_and_available(data):
     assert len(frac.candidate_indices()) == int(np.ceil(0.1 * (400 - 10)))
 
 
-def test_knn_graph_pool_matches_index_pool(data):
+@pytest.mark.parametrize("k, b, width", [(5, 8, 30), (2, 100, 150)])
+def test_knn_graph_pool_matches_index_pool(data, k, b, width):
     X, y, y_true = data
-    graph = KNNGraph(n_neighbors=30, index=ExactIndex()).fit(X)
+    graph = KNNGraph(n_neighbors=width, index=ExactIndex()).fit(X)
     runs = []
     for index in (ExactIndex(), graph):
         # k well below the graph's width: look-ups find k available neighbours.
+        # Stored lists are read k + min(b, 16) deep; with b = 100, picks take more
+        # than that from some lists, which must then be read again (a width
+        # of 150 keeps every list from running out of stored rows).
         lr = ActiveSearcher(
-            pool=KNNPool(5, index=index), batch_size=8, random_state=0
+            pool=KNNPool(k, index=index), batch_size=b, random_state=0
         ).fit(X, y)
         run = []
         for _ in range(3):
@@ -291,6 +295,35 @@ def test_a_list_that_runs_short_of_k_rows_is_searched_again(data):
     _, _, again = batch.lists(np.array([row]))
     available = np.array(sorted(set(range(len(X))) - set(lr.excluded_.ids().tolist())))
     assert set(again[:k].tolist()) == _cosine_knn_unlabeled(X, [row], available, k)
+    assert not batch.may_run_short(row, picked)
+
+
+def test_a_graph_list_is_read_as_deep_as_k_needs_and_again_when_short(data):
+    # A stored list wider than k is read only k + min(b, 16) available rows
+    # deep (the rows beyond could join only if most rows before them were
+    # picked), and read again, past the picked rows, when it may run short.
+    X, y, _ = data
+    k = 5
+    graph = KNNGraph(n_neighbors=40, index=ExactIndex()).fit(X)
+    lr = ActiveLearner(batch_size=50, pool=KNNPool(k, index=graph), random_state=0)
+    lr.fit(X, y)
+    rows = lr.candidate_indices()[:50]
+    batch = lr.pool_.begin_batch(rows, lr.excluded_.add)
+    row = int(rows[0])
+
+    def stored_available():
+        stored = graph.neighbors_[row]
+        return [int(j) for j in stored[~lr.excluded_.contains(stored)]]
+
+    _, _, entries = batch.lists(rows[:1])
+    assert entries.tolist() == stored_available()[: k + 16]
+    picked = {row, *entries[: entries.shape[0] - k + 1].tolist()}
+    assert not batch.may_run_short(row, {row})
+    assert batch.may_run_short(row, picked)
+    lr.excluded_.add(np.array(sorted(picked)))
+    _, _, again = batch.lists(np.array([row]))
+    assert again.tolist() == stored_available()[: k + 16]
+    assert not set(again.tolist()) & picked
     assert not batch.may_run_short(row, picked)
 
 

@@ -8,8 +8,8 @@ __all__ = ["KNNBatch"]
 
 _EMPTY = np.empty(0, dtype=np.int64)
 
-# Rows a live search returns beyond k: a list stays exact until more of its
-# rows than this are picked in the round, and is then searched again. Deeper
+# Rows a list is read beyond k: it stays exact until more of its rows than
+# this are picked in the round, and is then read again. Deeper
 # lists (k + b) made Annoy rounds 1.5x slower at 1M (an exact index picks the
 # same rows either way).
 _SPARE = 16
@@ -49,13 +49,16 @@ class KNNBatch:
     not change between :meth:`lists` and :meth:`finish`; the learner's
     exclusion set grows only by the picks.
 
-    A live index's list is read with the exclusions of the moment it is read,
-    a few rows deeper than ``k``, so that it still holds its ``k`` nearest
-    available rows after some of its rows are picked; :meth:`may_run_short`
-    tells when it could hold fewer than ``k`` available rows at a pick (more
-    of its rows were picked, or it was cached by an earlier round and lost
-    rows since), and the loop then reads it again. A graph's lists are read
-    whole: the graph holds nothing beyond them.
+    A list is read with the exclusions of the moment it is read, a few rows
+    deeper than ``k``, so that it still holds its ``k`` nearest available rows
+    after some of its rows are picked; :meth:`may_run_short` tells when it
+    could hold fewer than ``k`` available rows at a pick (more of its rows were
+    picked, or a live index's list was cached by an earlier round and lost
+    rows since), and the loop then reads it again. A graph's list is read the
+    same way: the first available rows of its stored row, as deep (all of
+    them when fewer are left: the list is then whole). With 100 stored
+    neighbours and ``k = 10``, the rows beyond are not scored: they could join
+    only if the round picked most of the rows before them.
     """
 
     def __init__(self, pool, batch_size):
@@ -80,18 +83,24 @@ class KNNBatch:
         m = rows.shape[0]
         if pool._caches_lists():
             flat, lengths, complete = self._raw_cached(rows)
-        else:  # a graph: one read of its table, every list complete
+        else:  # a graph: one read of its table
             table = pool._neighbor_table(rows)
             table[pool._expanded.contains_ids(rows)] = -1
             flat = table.ravel()
-            lengths = np.full(m, table.shape[1], dtype=np.int64)
-            complete = np.ones(m, dtype=bool)
         ok = ~pool._excluded.contains_ids(np.maximum(flat, 0))
         ok &= flat >= 0
         if pool._caches_lists():
             counts = _segment_sums(ok, lengths)
-        else:  # lists of equal length
-            counts = ok.reshape(m, -1).sum(axis=1) if m else lengths
+        elif table.shape[1] <= self._depth:  # every stored list is read whole
+            counts = ok.reshape(table.shape).sum(axis=1)
+            complete = np.ones(m, dtype=bool)
+        else:  # only the first `depth` available rows of each stored list
+            grid = ok.reshape(table.shape)  # a view: cuts `ok` too
+            rank = np.cumsum(grid, axis=1)
+            grid &= rank <= self._depth
+            available = rank[:, -1]
+            complete = available <= self._depth
+            counts = np.minimum(available, self._depth)
         entries = flat[ok]
         indptr = _offsets(counts)
         self._parts.append((rows, counts, entries))
