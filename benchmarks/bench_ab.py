@@ -65,7 +65,10 @@ def import_revision(rev, where):
         capture_output=True,
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(tar)) as t:
-        t.extractall(where, filter="data")
+        try:
+            t.extractall(where, filter="data")
+        except TypeError:  # Python < 3.10.12 has no extraction filters
+            t.extractall(where)
     os.rename(os.path.join(where, "skseals"), os.path.join(where, OLD_NAME))
     sys.path.insert(0, where)
     return importlib.import_module(OLD_NAME)
