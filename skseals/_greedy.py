@@ -6,6 +6,7 @@ import heapq
 
 import numpy as np
 
+from .pool._graph_loop import graph_kernels
 from .utils import best_of, head_positions, tie_break_keys, top_k
 from .utils._selection import _clean
 
@@ -59,11 +60,17 @@ def select_batch(
         picks = cand[order]
         exclude(picks)
         return picks
-    ranked = _Ranked(
-        cand[order].tolist(), _clean(scores[order]).tolist(), keys.tolist()
-    )
+    rows, scores = cand[order], _clean(scores[order])
+    ranked = _Ranked(rows.tolist(), scores.tolist(), keys.tolist())
     floor = _Floor(ranked, batch_size, seed)
-    batch = pool.begin_batch(np.asarray(ranked.rows, dtype=np.int64), exclude)
+    batch = pool.begin_batch(rows, exclude)
+    table = batch.graph_table() if hasattr(batch, "graph_table") else None
+    if table is not None:
+        kernels = graph_kernels()
+        if kernels is not None:
+            return _select_compiled(
+                kernels, table, (rows, scores, keys), floor, batch, exclude, score_rows
+            )
     if hasattr(batch, "lists"):
         return _select_by_lists(ranked, floor, batch, batch_size, exclude, score_rows)
     return _select_by_expansion(ranked, floor, batch, batch_size, score_rows)
@@ -103,6 +110,13 @@ class _Floor:
         self.score = ranked.scores[-1] if self.full else -np.inf
         self.key = ranked.keys[-1] if self.full else np.iinfo(np.uint64).max
         self.seed = seed
+        self.batch_size = batch_size
+
+    def mask(self, scores, keys):
+        """Which rows (their cleaned scores and keys) rank above the floor."""
+        if not self.full:
+            return np.ones(scores.shape[0], dtype=bool)
+        return (scores > self.score) | ((scores == self.score) & (keys < self.key))
 
     def eligible(self, rows, scores):
         """Rows (their cleaned scores, keys) that rank above the floor."""
@@ -241,6 +255,87 @@ def _select_by_lists(ranked, floor, batch, batch_size, exclude, score_rows):
     picks = np.asarray(picks, dtype=np.int64)
     exclude(picks[excluded:])
     batch.finish(picks)
+    return picks
+
+
+class _Scored:
+    """Rows outside the pool scored this round (sorted), with their cleaned
+    scores, tie-break keys and whether they rank above the floor."""
+
+    def __init__(self):
+        self.rows = np.empty(0, dtype=np.int64)
+        self.scores = np.empty(0, dtype=np.float64)
+        self.keys = np.empty(0, dtype=np.uint64)
+        self.eligible = np.empty(0, dtype=bool)
+
+    def add(self, rows, scores, floor):
+        scores = _clean(scores)
+        keys = tie_break_keys(rows, floor.seed)
+        eligible = floor.mask(scores, keys)
+        rows = np.concatenate([self.rows, rows])
+        order = np.argsort(rows, kind="stable")
+        self.rows = rows[order]
+        self.scores = np.concatenate([self.scores, scores])[order]
+        self.keys = np.concatenate([self.keys, keys])[order]
+        self.eligible = np.concatenate([self.eligible, eligible])[order]
+
+    def best_eligible(self, n, skip):
+        """Up to ``n`` eligible rows not in the set ``skip``, best first."""
+        at = np.flatnonzero(self.eligible)
+        if at.size == 0 or n <= 0:
+            return []
+        at = at[np.lexsort((self.keys[at], -self.scores[at]))]
+        return [r for r in self.rows[at].tolist() if r not in skip][:n]
+
+
+def _select_compiled(kernels, table, ranked, floor, batch, exclude, score_rows):
+    """The greedy loop over a graph's stored lists, as one compiled call.
+
+    Each pick's list is read from the table when the pick is made (its ``k``
+    first rows still available), and the rows it adds are looked up among the
+    rows scored beforehand: those of the lists of the round's best candidates
+    (``depth`` available rows deep). When a pick's list holds a row not scored
+    yet (a pick that joined this round, or a list its picks left short), the
+    loop stops there; that list, and those of the best rows found so far that
+    could be picked, are scored and the loop runs again from its start (it
+    retraces the same picks).
+    """
+    unscored, greedy = kernels
+    rows, scores, keys = ranked
+    batch_size = floor.batch_size
+    excluded, members, expanded = batch.bitmaps()
+    scored = _Scored()
+    read, picks = rows, np.empty(0, dtype=np.int64)
+    listed = set()
+    while True:
+        new = batch.timed(
+            unscored,
+            table,
+            read,
+            batch.depth,
+            excluded,
+            members,
+            expanded,
+            np.sort(picks),
+            scored.rows,
+        )
+        listed.update(read.tolist())
+        if new.size:
+            scored.add(new, score_rows(new, batch.read_rows(new)), floor)
+        need, picks, joined = greedy(
+            table, batch.n_neighbors, batch_size, excluded, members, expanded,
+            rows, scores, keys,
+            scored.rows, scored.scores, scored.keys, scored.eligible,
+        )  # fmt: skip
+        if need < 0:
+            break
+        read = [need]
+        if floor.full:
+            left = batch_size - picks.shape[0]
+            read += scored.best_eligible(left, listed | set(picks.tolist()))
+        read = np.asarray(read, dtype=np.int64)
+    exclude(picks)
+    batch.finish(picks, joined=scored.rows[joined])
     return picks
 
 

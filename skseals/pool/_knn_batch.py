@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 __all__ = ["KNNBatch"]
@@ -68,6 +70,39 @@ class KNNBatch:
         self._listed = {}  # row -> (entries, start, stop, complete)
         self._parts = []  # (rows, counts, entries) of each lists() call
         self._read = []  # (sorted rows, X[rows]) read for scoring
+
+    # -- a graph's table, for the compiled loop -------------------------------
+    def graph_table(self):
+        """The graph's table of stored lists (an ndarray), or None when the
+        pool searches a live index (or the table is not a plain array)."""
+        if self._pool._caches_lists():
+            return None
+        table = self._pool.index_.neighbors_
+        if isinstance(table, np.memmap):
+            table = table.view(np.ndarray)
+        if type(table) is not np.ndarray or not table.flags.c_contiguous:
+            return None
+        return table
+
+    def bitmaps(self):
+        """The packed bits of the exclusions, the pool's members and the rows
+        whose neighbours were added (the compiled loop sets and clears the
+        bits of its picks in the first while it runs)."""
+        pool = self._pool
+        return pool._excluded.bits, pool._members.bits, pool._expanded.bits
+
+    @property
+    def depth(self):
+        """Available rows read per list beyond which a list is read again."""
+        return self._depth
+
+    def timed(self, func, *args):
+        """``func(*args)``, its seconds counted as neighbour search."""
+        t0 = time.perf_counter()
+        try:
+            return func(*args)
+        finally:
+            self._pool._knn_seconds += time.perf_counter() - t0
 
     # -- reading ------------------------------------------------------------
     def lists(self, rows):
@@ -237,13 +272,19 @@ class KNNBatch:
             return self._read[0][1][at]
         return np.concatenate([b for _, b in self._read])[at]
 
-    def finish(self, picks):
-        """Apply the round's picks: their neighbours join, they leave the pool."""
+    def finish(self, picks, joined=None):
+        """Apply the round's picks: their neighbours join, they leave the pool.
+
+        ``joined``, when given, holds the rows that join (sorted, none in the
+        pool yet), as the compiled loop found them; else they are worked out
+        from the lists read.
+        """
         pool = self._pool
         picks = np.asarray(picks, dtype=np.int64)
         if picks.size == 0:
             return
-        joined = self._kept(picks)  # rows not yet in the pool
+        if joined is None:
+            joined = self._kept(picks)  # rows not yet in the pool
         pool._expanded.add(picks)
         if pool._cache:
             for row in picks.tolist():
