@@ -6,11 +6,13 @@ import heapq
 
 import numpy as np
 
-from .pool._graph_loop import graph_kernels
 from .utils import best_of, head_positions, tie_break_keys, top_k
+from .utils._compiled import compiled
 from .utils._selection import _clean
 
 __all__ = ["select_batch"]
+
+_EMPTY_ROWS = np.empty(0, dtype=np.int64)
 
 
 def select_batch(
@@ -76,6 +78,12 @@ def select_batch(
     return _select_by_expansion(ranked, floor, batch, batch_size, score_rows)
 
 
+def graph_kernels():
+    """``(unscored, advance)`` of the compiled loop over a graph, or None."""
+    kernels = compiled("pool._graph_kernels")
+    return None if kernels is None else (kernels.unscored, kernels.advance)
+
+
 class _Ranked:
     """The round's best candidates, best first, as Python lists."""
 
@@ -111,12 +119,6 @@ class _Floor:
         self.key = ranked.keys[-1] if self.full else np.iinfo(np.uint64).max
         self.seed = seed
         self.batch_size = batch_size
-
-    def mask(self, scores, keys):
-        """Which rows (their cleaned scores and keys) rank above the floor."""
-        if not self.full:
-            return np.ones(scores.shape[0], dtype=bool)
-        return (scores > self.score) | ((scores == self.score) & (keys < self.key))
 
     def eligible(self, rows, scores):
         """Rows (their cleaned scores, keys) that rank above the floor."""
@@ -258,36 +260,6 @@ def _select_by_lists(ranked, floor, batch, batch_size, exclude, score_rows):
     return picks
 
 
-class _Scored:
-    """Rows outside the pool scored this round (sorted), with their cleaned
-    scores, tie-break keys and whether they rank above the floor."""
-
-    def __init__(self):
-        self.rows = np.empty(0, dtype=np.int64)
-        self.scores = np.empty(0, dtype=np.float64)
-        self.keys = np.empty(0, dtype=np.uint64)
-        self.eligible = np.empty(0, dtype=bool)
-
-    def add(self, rows, scores, floor):
-        scores = _clean(scores)
-        keys = tie_break_keys(rows, floor.seed)
-        eligible = floor.mask(scores, keys)
-        rows = np.concatenate([self.rows, rows])
-        order = np.argsort(rows, kind="stable")
-        self.rows = rows[order]
-        self.scores = np.concatenate([self.scores, scores])[order]
-        self.keys = np.concatenate([self.keys, keys])[order]
-        self.eligible = np.concatenate([self.eligible, eligible])[order]
-
-    def best_eligible(self, n, skip):
-        """Up to ``n`` eligible rows not in the set ``skip``, best first."""
-        at = np.flatnonzero(self.eligible)
-        if at.size == 0 or n <= 0:
-            return []
-        at = at[np.lexsort((self.keys[at], -self.scores[at]))]
-        return [r for r in self.rows[at].tolist() if r not in skip][:n]
-
-
 def _select_compiled(kernels, table, ranked, floor, batch, exclude, score_rows):
     """The greedy loop over a graph's stored lists, as one compiled call.
 
@@ -300,42 +272,42 @@ def _select_compiled(kernels, table, ranked, floor, batch, exclude, score_rows):
     could be picked, are scored and the loop runs again from its start (it
     retraces the same picks).
     """
-    unscored, greedy = kernels
-    rows, scores, keys = ranked
-    batch_size = floor.batch_size
+    unscored, advance = kernels
     excluded, members, expanded = batch.bitmaps()
-    scored = _Scored()
-    read, picks = rows, np.empty(0, dtype=np.int64)
-    listed = set()
+    bounds = (floor.full, float(floor.score), np.uint64(floor.key))
+    seed = np.uint64(floor.seed)
+    scored = (
+        _EMPTY_ROWS,
+        np.empty(0, dtype=np.float64),
+        np.empty(0, dtype=np.uint64),
+        np.empty(0, dtype=bool),
+        np.empty(0, dtype=bool),
+        _EMPTY_ROWS,
+    )
+    read, picks, blocks, offset = ranked[0], _EMPTY_ROWS, [], 0
     while True:
         new = batch.timed(
-            unscored,
-            table,
-            read,
-            batch.depth,
-            excluded,
-            members,
-            expanded,
-            np.sort(picks),
-            scored.rows,
-        )
-        listed.update(read.tolist())
-        if new.size:
-            scored.add(new, score_rows(new, batch.read_rows(new)), floor)
-        need, picks, joined = greedy(
-            table, batch.n_neighbors, batch_size, excluded, members, expanded,
-            rows, scores, keys,
-            scored.rows, scored.scores, scored.keys, scored.eligible,
+            unscored, table, read, batch.depth, excluded, members, expanded,
+            picks, scored[0],
         )  # fmt: skip
+        if new.size:
+            blocks.append(batch.read_rows(new))
+            scores = np.ascontiguousarray(score_rows(new, blocks[-1]), np.float64)
+        else:
+            scores = np.empty(0, dtype=np.float64)
+        need, picks, joined, read, scored = advance(
+            table, batch.n_neighbors, floor.batch_size, excluded, members,
+            expanded, ranked, bounds, seed, scored, new, scores, offset,
+        )  # fmt: skip
+        offset += new.shape[0]
         if need < 0:
             break
-        read = [need]
-        if floor.full:
-            left = batch_size - picks.shape[0]
-            read += scored.best_eligible(left, listed | set(picks.tolist()))
-        read = np.asarray(read, dtype=np.int64)
     exclude(picks)
-    batch.finish(picks, joined=scored.rows[joined])
+    at = scored[5][joined]
+    block = None
+    if blocks:
+        block = blocks[0][at] if len(blocks) == 1 else np.concatenate(blocks)[at]
+    batch.finish(picks, joined=scored[0][joined], block=block)
     return picks
 
 

@@ -1,7 +1,19 @@
-"""numba kernels of the greedy loop over a KNNGraph's stored lists.
+"""The greedy loop of a SEALS round over a KNNGraph's stored lists, compiled.
 
-Imported by :func:`skseals.pool._graph_loop.graph_kernels` when numba is
-installed; compiled on first use and cached next to this file.
+With numba installed (``pip install "skseals[fast]"``; imported through
+:func:`skseals.utils._compiled.compiled`), a round of a
+:class:`~skseals.pool.KNNPool` over a :class:`~skseals.neighbors.KNNGraph`
+runs its greedy loop as one compiled call: each pick's list is read straight
+from the graph's table at the moment of the pick (its ``k`` nearest rows still
+available), and the rows it adds are looked up among rows scored beforehand.
+The scores themselves never come from compiled code: rows are scored by the
+learner, in numpy, exactly as on the interpreted path, so both paths pick the
+same rows (the tests compare them).
+
+A pick whose list holds a row not scored yet stops the loop, which says so;
+the caller scores that list (and those of the best rows found so far that
+could be picked) and runs the loop again from its start (it is deterministic,
+so it retraces the same picks, and it is cheap next to the scoring).
 """
 
 from __future__ import annotations
@@ -11,7 +23,11 @@ import heapq
 import numpy as np
 from numba import njit
 
-__all__ = ["greedy", "unscored"]
+__all__ = ["advance", "unscored"]
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
 @njit(cache=True, inline="always")
@@ -27,10 +43,11 @@ def in_sorted(values, row):
 
 @njit(cache=True)
 def unscored(table, rows, depth, excluded, members, expanded, picked, scored):
-    """Sorted distinct rows outside the pool, not in ``scored``, among the
-    first ``depth`` rows still available (not excluded, not in the sorted
+    """Sorted distinct rows outside the pool, not in the sorted ``scored``,
+    among the first ``depth`` rows still available (not excluded, not in
     ``picked``) of each stored list of ``rows``."""
     width = table.shape[1]
+    picked = np.sort(picked)
     out = np.empty(rows.shape[0] * min(depth, width), dtype=np.int64)
     m = 0
     for row in rows:
@@ -50,8 +67,86 @@ def unscored(table, rows, depth, excluded, members, expanded, picked, scored):
     return np.unique(out[:m])
 
 
+@njit(cache=True, inline="always")
+def _key(row, seed):
+    """``skseals.utils.tie_break_keys`` of one row (splitmix64 of row ^ seed)."""
+    z = np.uint64(row) ^ seed
+    z = z + _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
+
+
 @njit(cache=True)
-def greedy(
+def _merge(scored, rows, scores, offset, seed, full, floor_score, floor_key):
+    """``scored`` with the sorted ``rows`` (none in it) and their scores added.
+
+    ``scored`` is ``(rows, scores, keys, eligible, listed, at)``, sorted by
+    row: cleaned scores (NaN as -inf), tie-break keys, whether the row ranks
+    above the floor (could be picked), whether its list was read, and its
+    position among the rows of X read this round (``offset`` + its position
+    in ``rows`` for a new row).
+    """
+    o_rows, o_scores, o_keys, o_eligible, o_listed, o_at = scored
+    m, n = o_rows.shape[0], rows.shape[0]
+    t_rows = np.empty(m + n, dtype=np.int64)
+    t_scores = np.empty(m + n, dtype=np.float64)
+    t_keys = np.empty(m + n, dtype=np.uint64)
+    t_eligible = np.empty(m + n, dtype=np.bool_)
+    t_listed = np.empty(m + n, dtype=np.bool_)
+    t_at = np.empty(m + n, dtype=np.int64)
+    i = j = 0
+    for t in range(m + n):
+        if j == n or (i < m and o_rows[i] < rows[j]):
+            t_rows[t], t_scores[t], t_keys[t] = o_rows[i], o_scores[i], o_keys[i]
+            t_eligible[t], t_listed[t], t_at[t] = o_eligible[i], o_listed[i], o_at[i]
+            i += 1
+        else:
+            s = scores[j]
+            if np.isnan(s):
+                s = -np.inf
+            key = _key(rows[j], seed)
+            t_rows[t], t_scores[t], t_keys[t] = rows[j], s, key
+            t_eligible[t] = (
+                not full or s > floor_score or (s == floor_score and key < floor_key)
+            )
+            t_listed[t], t_at[t] = False, offset + j
+            j += 1
+    return t_rows, t_scores, t_keys, t_eligible, t_listed, t_at
+
+
+@njit(cache=True)
+def _next_reads(scored, need, picks, left, full):
+    """The lists to read when the loop stopped at ``need``: its own and, with
+    a full floor, those of the ``left`` best rows found that could be picked
+    and whose lists were not read (marked read)."""
+    s_rows, s_scores, s_keys, s_eligible, s_listed, _ = scored
+    found = [(0.0, np.uint64(0), np.int64(0))]
+    found.pop()
+    if full:
+        for t in range(s_rows.shape[0]):
+            if s_eligible[t] and not s_listed[t] and s_rows[t] != need:
+                row = s_rows[t]
+                taken = False
+                for p in picks:
+                    taken |= p == row
+                if not taken:
+                    found.append((-s_scores[t], s_keys[t], row))
+        found.sort()
+    n = min(left, len(found))
+    read = np.empty(1 + n, dtype=np.int64)
+    read[0] = need
+    for t in range(n):
+        read[1 + t] = found[t][2]
+    for row in read:
+        at = np.searchsorted(s_rows, row)
+        if at < s_rows.shape[0] and s_rows[at] == row:
+            s_listed[at] = True
+    return np.sort(read)
+
+
+@njit(cache=True)
+def _greedy(
     table,
     k,
     batch_size,
@@ -119,3 +214,44 @@ def greedy(
         row = picks[t]
         excluded[row >> 3] &= np.uint8(~(1 << (row & 7)) & 0xFF)
     return need, picks[:n], joined
+
+
+@njit(cache=True)
+def advance(
+    table,
+    k,
+    batch_size,
+    excluded,
+    members,
+    expanded,
+    ranked,
+    floor,
+    seed,
+    scored,
+    rows,
+    scores,
+    offset,
+):
+    """Add the rows just scored, then run the loop from its start.
+
+    ``ranked`` is ``(rows, scores, keys)`` of the round's best candidates,
+    best first; ``floor`` is ``(full, score, key)``; ``scored`` as in
+    :func:`_merge`, ``rows`` and ``scores`` the rows just scored (sorted),
+    read at ``offset`` onwards. Returns ``(need, picks, joined, read,
+    scored)``: ``need`` is -1 when the loop ran to its end, else the pick
+    whose list holds a row not scored yet (``picks`` then ends with it, and
+    ``read`` holds the lists to score next); ``joined[i]`` tells whether the
+    row ``scored[0][i]`` joins the pool.
+    """
+    full, floor_score, floor_key = floor
+    scored = _merge(scored, rows, scores, offset, seed, full, floor_score, floor_key)
+    s_rows, s_scores, s_keys, s_eligible, _, _ = scored
+    r_rows, r_scores, r_keys = ranked
+    need, picks, joined = _greedy(
+        table, k, batch_size, excluded, members, expanded,
+        r_rows, r_scores, r_keys, s_rows, s_scores, s_keys, s_eligible,
+    )  # fmt: skip
+    if need < 0:
+        return need, picks, joined, np.empty(0, dtype=np.int64), scored
+    read = _next_reads(scored, need, picks, batch_size - picks.shape[0], full)
+    return need, picks, joined, read, scored

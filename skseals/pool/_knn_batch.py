@@ -272,12 +272,13 @@ class KNNBatch:
             return self._read[0][1][at]
         return np.concatenate([b for _, b in self._read])[at]
 
-    def finish(self, picks, joined=None):
+    def finish(self, picks, joined=None, block=None):
         """Apply the round's picks: their neighbours join, they leave the pool.
 
         ``joined``, when given, holds the rows that join (sorted, none in the
-        pool yet), as the compiled loop found them; else they are worked out
-        from the lists read.
+        pool yet), as the compiled loop found them, and ``block`` their rows
+        of X when they were read; else both are worked out from the lists and
+        rows read.
         """
         pool = self._pool
         picks = np.asarray(picks, dtype=np.int64)
@@ -291,5 +292,7 @@ class KNNBatch:
                 pool._cache.pop(row, None)
         if joined.size:
             pool._members.add_new_ids(joined)
-            pool._record_joined(joined, self._rows_read(joined))
+            if block is None:
+                block = self._rows_read(joined)
+            pool._record_joined(joined, block)
         pool._leave(picks)
