@@ -286,10 +286,10 @@ def _select_compiled(kernels, table, ranked, floor, batch, exclude, score_rows):
     )
     read, picks, blocks, offset = ranked[0], _EMPTY_ROWS, [], 0
     while True:
-        new = batch.timed(
+        new = np.unique(batch.timed(
             unscored, table, read, batch.depth, excluded, members, expanded,
-            picks, scored[0],
-        )  # fmt: skip
+            np.sort(picks), scored[0],
+        ))  # fmt: skip
         if new.size:
             blocks.append(batch.read_rows(new))
             scores = np.ascontiguousarray(score_rows(new, blocks[-1]), np.float64)

@@ -43,11 +43,10 @@ def in_sorted(values, row):
 
 @njit(cache=True)
 def unscored(table, rows, depth, excluded, members, expanded, picked, scored):
-    """Sorted distinct rows outside the pool, not in the sorted ``scored``,
-    among the first ``depth`` rows still available (not excluded, not in
-    ``picked``) of each stored list of ``rows``."""
+    """Rows outside the pool, not in the sorted ``scored``, among the first
+    ``depth`` rows still available (not excluded, not in the sorted
+    ``picked``) of each stored list of ``rows``; repeats possible."""
     width = table.shape[1]
-    picked = np.sort(picked)
     out = np.empty(rows.shape[0] * min(depth, width), dtype=np.int64)
     m = 0
     for row in rows:
@@ -64,7 +63,7 @@ def unscored(table, rows, depth, excluded, members, expanded, picked, scored):
             seen += 1
             if seen == depth:
                 break
-    return np.unique(out[:m])
+    return out[:m]
 
 
 @njit(cache=True, inline="always")
@@ -121,28 +120,33 @@ def _next_reads(scored, need, picks, left, full):
     a full floor, those of the ``left`` best rows found that could be picked
     and whose lists were not read (marked read)."""
     s_rows, s_scores, s_keys, s_eligible, s_listed, _ = scored
-    found = [(0.0, np.uint64(0), np.int64(0))]
-    found.pop()
-    if full:
-        for t in range(s_rows.shape[0]):
-            if s_eligible[t] and not s_listed[t] and s_rows[t] != need:
-                row = s_rows[t]
-                taken = False
-                for p in picks:
-                    taken |= p == row
-                if not taken:
-                    found.append((-s_scores[t], s_keys[t], row))
-        found.sort()
-    n = min(left, len(found))
-    read = np.empty(1 + n, dtype=np.int64)
+    open_ = s_eligible & ~s_listed
+    for p in picks:  # picked rows are not read again (but ``need``)
+        at = np.searchsorted(s_rows, p)
+        if at < s_rows.shape[0] and s_rows[at] == p:
+            open_[at] = False
+    read = np.empty(1 + left, dtype=np.int64)
     read[0] = need
-    for t in range(n):
-        read[1 + t] = found[t][2]
-    for row in read:
+    n = 1
+    while full and n <= left:  # the best open row, ``left`` times over
+        best = -1
+        for t in range(s_rows.shape[0]):
+            if open_[t] and (
+                best < 0
+                or s_scores[t] > s_scores[best]
+                or (s_scores[t] == s_scores[best] and s_keys[t] < s_keys[best])
+            ):
+                best = t
+        if best < 0:
+            break
+        open_[best] = False
+        read[n] = s_rows[best]
+        n += 1
+    for row in read[:n]:
         at = np.searchsorted(s_rows, row)
         if at < s_rows.shape[0] and s_rows[at] == row:
             s_listed[at] = True
-    return np.sort(read)
+    return read[:n]
 
 
 @njit(cache=True)

@@ -38,7 +38,10 @@ class KNNPool(BaseCandidatePool):
     the ``batch_size``-th best candidate) are tracked pick by pick; every other
     join of the round is applied at once after the last pick. With a
     :class:`~skseals.neighbors.KNNGraph` as ``index``, expansion is a table
-    look-up and no search runs at all.
+    look-up and no search runs at all; with numba installed (the ``fast``
+    extra), the round's greedy loop then runs as compiled code, with the same
+    picks (the first round of a process compiles it, or loads it from numba's
+    cache on disk).
 
     Unavailable rows (labeled, skipped, pending) are excluded inside the
     search. A prefetched list is fetched deeper than ``n_neighbors`` and

@@ -12,14 +12,15 @@ import importlib
 __all__ = ["compiled"]
 
 _MODULES = {}
+_PACKAGE = __name__.split(".", 1)[0]
 
 
 def compiled(name):
     """The kernel module ``skseals.<name>``, or None when numba is missing."""
     module = _MODULES.get(name)
     if module is None:
-        try:
-            module = importlib.import_module(f"skseals.{name}")
+        try:  # relative to this package (which a benchmark may import renamed)
+            module = importlib.import_module(f".{name}", _PACKAGE)
         except ImportError as exc:
             if getattr(exc, "name", None) not in ("numba", "llvmlite"):
                 raise
