@@ -39,3 +39,25 @@ def test_a_broken_kernel_module_is_not_hidden(monkeypatch):
     monkeypatch.setattr(compiled_module, "_MODULES", {})
     with pytest.raises(ModuleNotFoundError, match="no_such_kernels"):
         compiled_module.compiled("utils.no_such_kernels")
+
+
+def test_without_a_cache_directory_the_numpy_paths_run(monkeypatch):
+    def no_locator(name, package=None):
+        raise RuntimeError(
+            "cannot cache function 'unscored': no locator available for file 'x'"
+        )
+
+    monkeypatch.setattr(compiled_module, "_MODULES", {})
+    monkeypatch.setattr(compiled_module, "_import", no_locator)
+    with pytest.warns(RuntimeWarning, match="NUMBA_CACHE_DIR"):
+        assert compiled_module.compiled("pool._graph_kernels") is None
+
+
+def test_other_runtime_errors_are_not_hidden(monkeypatch):
+    def broken(name, package=None):
+        raise RuntimeError("something else")
+
+    monkeypatch.setattr(compiled_module, "_MODULES", {})
+    monkeypatch.setattr(compiled_module, "_import", broken)
+    with pytest.raises(RuntimeError, match="something else"):
+        compiled_module.compiled("pool._graph_kernels")
