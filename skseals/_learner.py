@@ -293,24 +293,27 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             strategy, ctx, rows.shape[0], lambda s, e: self.X_[rows[s:e]]
         )
 
-    def _score_block(self, strategy, block, ctx):
-        """Scores of the rows of ``block`` (a pool's contiguous copy)."""
+    def _score_block(self, strategy, block, ctx, norms=None):
+        """Scores of the rows of ``block`` (a pool's contiguous copy), whose
+        L2 norms ``norms`` the pool may keep (for information density)."""
         if block.shape[0] == 0:
             return np.empty(0, dtype=np.float64)
         return self._score_chunks(
-            strategy, ctx, block.shape[0], lambda s, e: block[s:e]
+            strategy, ctx, block.shape[0], lambda s, e: block[s:e], norms
         )
 
-    def _score_chunks(self, strategy, ctx, n_rows, rows_of):
+    def _score_chunks(self, strategy, ctx, n_rows, rows_of, norms=None):
         # X was checked finite in fit (an X read by rows is not: a non-finite
         # row scores NaN and ranks last), so skip the check of every block.
-        with config_context(assume_finite=True):
-            parts = [
-                strategy.score(
-                    self.estimator_, rows_of(s, min(s + _SCORE_CHUNK, n_rows)), ctx
-                )
-                for s in range(0, n_rows, _SCORE_CHUNK)
-            ]
+        parts = []
+        try:
+            with config_context(assume_finite=True):
+                for s in range(0, n_rows, _SCORE_CHUNK):
+                    e = min(s + _SCORE_CHUNK, n_rows)
+                    ctx.row_norms = None if norms is None else norms[s:e]
+                    parts.append(strategy.score(self.estimator_, rows_of(s, e), ctx))
+        finally:
+            ctx.row_norms = None
         return np.concatenate(parts).astype(np.float64, copy=False)
 
     def _score_all(self, strategy, ctx):
@@ -389,7 +392,10 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             if block is None:
                 scores = self._score(strategy, cand, ctx)
             else:
-                scores = self._score_block(strategy, block, ctx)
+                norms = None
+                if strategy.requires_density:
+                    norms = self.pool_.block_norms()
+                scores = self._score_block(strategy, block, ctx, norms)
             if available is not None:
                 cand, scores = cand[available], scores[available]
         if getattr(strategy, "queries_anywhere", False) and cand.size:

@@ -59,6 +59,11 @@ class QueryContext:
         Unit-norm centroid of the normalised embeddings of the labeled
         positives (of the labeled rows for an ActiveLearner), used to rank
         candidates while fewer than two classes are labeled (cold start).
+    row_norms : ndarray of shape (n_rows,) or None
+        L2 norms of the rows being scored, set only while the learner scores
+        rows whose norms it keeps (a :class:`~skseals.pool.KNNPool`'s row
+        cache), so that information density need not recompute them; None
+        otherwise.
     """
 
     classes: np.ndarray | None = None
@@ -69,6 +74,7 @@ class QueryContext:
     density_count: int = 0
     labeled_X: np.ndarray | None = None
     centroid: np.ndarray | None = None
+    row_norms: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -138,6 +144,11 @@ class BaseCandidatePool(BaseEstimator, metaclass=ABCMeta):
         default returns ``(candidates(), None, None)``.
         """
         return self.candidates(), None, None
+
+    def block_norms(self):
+        """L2 norms of the rows of :meth:`candidate_block`'s block, when the
+        pool keeps them (information density then reuses them), else None."""
+        return None
 
     def size(self):
         """Number of current candidates."""

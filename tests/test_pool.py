@@ -388,3 +388,55 @@ def test_row_cache_changes_no_pick_and_holds_the_pools_rows(data):
                 assert block is None
         runs.append(np.concatenate(seq))
     np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_information_density_reuses_the_row_cache_norms(data, monkeypatch):
+    # The pool keeps each cached row's norm, computed once, equal to what
+    # information density computes; a round's block is scored with them.
+    import skseals.query._density as density
+    from skseals.query._search import row_norms
+
+    X, y, y_true = data
+    calls = []
+    unit_dot = density._unit_dot
+
+    def recording(X, v, norms=None):
+        calls.append((len(X), norms is not None))
+        return unit_dot(X, v, norms)
+
+    monkeypatch.setattr(density, "_unit_dot", recording)
+    lr = ActiveLearner(
+        query_strategy="information_density",
+        batch_size=10,
+        pool=KNNPool(6, index="exact"),
+        random_state=0,
+    ).fit(X, y)
+    for _ in range(3):
+        calls.clear()
+        rows_held, _, _ = lr.pool_.candidate_block()
+        lr.teach(rows := lr.query(), y_true[rows])
+        assert calls[0] == (len(rows_held), True)  # the pool's block
+        assert all(not given for _, given in calls[1:])  # rows joining
+        _, block, _ = lr.pool_.candidate_block()
+        np.testing.assert_array_equal(lr.pool_.block_norms(), row_norms(block))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_buffer_norms_follow_appends_and_compaction(dtype):
+    from skseals.pool._buffer import RowBuffer
+    from skseals.query._search import row_norms
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(500, 7)).astype(dtype)
+    buffer = RowBuffer(X)
+    buffer.append(np.arange(50))
+    assert buffer.norms().dtype == dtype
+    buffer.append(np.arange(100, 366))  # grows the capacity past the norms
+    buffer.norms()
+    buffer.compact(rng.random(len(buffer)) > 0.3)
+    buffer.append(np.arange(400, 450))  # not normed yet
+    buffer.compact(rng.random(len(buffer)) > 0.3)  # drops the norms kept
+    buffer.append(np.arange(460, 470))
+    rows, block = buffer.view()
+    np.testing.assert_array_equal(block, X[rows])
+    np.testing.assert_array_equal(buffer.norms(), row_norms(block))

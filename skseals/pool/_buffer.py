@@ -27,6 +27,8 @@ class RowBuffer:
         self._rows = np.empty(0, dtype=np.int64)
         self._block = np.empty((0, X.shape[1]), dtype=X.dtype)
         self._size = 0
+        self._norms = None  # row_norms of the first _n_normed rows
+        self._n_normed = 0
 
     def __len__(self):
         return self._size
@@ -61,10 +63,36 @@ class RowBuffer:
         """``(rows, block)``: the ids held and their rows (views, do not modify)."""
         return self._rows[: self._size], self._block[: self._size]
 
+    def norms(self):
+        """L2 norms of the rows of :meth:`view`'s block (do not modify),
+        computed once per row, when first asked for."""
+        from ..query._search import row_norms
+
+        if self._norms is None or self._norms.shape[0] < self._size:
+            grown = np.empty(self._rows.shape[0], dtype=_norm_dtype(self._block))
+            if self._n_normed:
+                grown[: self._n_normed] = self._norms[: self._n_normed]
+            self._norms = grown
+        if self._n_normed < self._size:
+            start, stop = self._n_normed, self._size
+            self._norms[start:stop] = row_norms(self._block[start:stop])
+            self._n_normed = stop
+        return self._norms[: self._size]
+
     def compact(self, keep):
         """Keep only the rows where the boolean mask ``keep`` is True (in place)."""
         kept = int(np.count_nonzero(keep))
         rows, block = self.view()
         self._rows[:kept] = rows[keep]
         self._block[:kept] = block[keep]
+        if self._norms is not None and self._n_normed == self._size:
+            self._norms[:kept] = self._norms[: self._size][keep]
+            self._n_normed = kept
+        else:
+            self._n_normed = 0
         self._size = kept
+
+
+def _norm_dtype(block):
+    """The dtype ``row_norms`` gives for rows of ``block``."""
+    return np.float32 if block.dtype == np.float32 else np.float64

@@ -299,6 +299,11 @@ class KNNPool(BaseCandidatePool):
             return (*self._buffer.view(), None)
         return rows, block, (available if n_dead else None)
 
+    def block_norms(self):
+        """L2 norms of the rows of :meth:`candidate_block`'s block, kept with
+        the row cache (computed once per row); None without a row cache."""
+        return None if self._buffer is None else self._buffer.norms()
+
     def candidates(self):
         if self._member_chunks:  # joined rows are never already members
             self._member_list = np.sort(

@@ -167,4 +167,7 @@ def _density(X, context):
         return np.zeros(_n_rows(X))
     mean = np.asarray(context.density_sum, dtype=np.float64).ravel()
     mean = mean / context.density_count
-    return np.clip(_unit_dot(X, mean), 0.0, 1.0)
+    norms = context.row_norms
+    if norms is not None and norms.shape[0] != _n_rows(X):
+        norms = None
+    return np.clip(_unit_dot(X, mean, norms), 0.0, 1.0)

@@ -18,17 +18,34 @@ from ._uncertainty import _check_outputs, _known_classes, _model_outputs, _name
 __all__ = ["MostLikelyPositive", "CentroidSimilarity"]
 
 
-def _unit_dot(X, v):
+def _as_scored(X):
+    """X as ``_unit_dot`` computes with it: float32 kept, anything else float64."""
+    X = np.asarray(X)
+    return X if X.dtype == np.float32 else X.astype(np.float64, copy=False)
+
+
+def row_norms(X):
+    """L2 norm of each row of ``X``, as ``_unit_dot`` computes it.
+
+    A row's norm does not depend on the rows computed with it (numpy's einsum
+    sums each row on its own), so norms kept from an earlier call are the
+    values a later call would compute.
+    """
+    X = _as_scored(X)
+    return np.sqrt(np.einsum("ij,ij->i", X, X))
+
+
+def _unit_dot(X, v, norms=None):
     """``(x / |x|) . v`` for each row ``x`` of ``X`` (0 for a zero row).
 
     O(n_rows * n_features), no copy of a float array. float32 rows are computed
-    in float32 (their own precision), anything else in float64.
+    in float32 (their own precision), anything else in float64. ``norms``,
+    when given, holds ``row_norms(X)`` already computed.
     """
-    X = np.asarray(X)
-    if X.dtype != np.float32:
-        X = X.astype(np.float64, copy=False)
+    X = _as_scored(X)
     v = np.asarray(v, dtype=X.dtype).ravel()
-    norms = np.sqrt(np.einsum("ij,ij->i", X, X))
+    if norms is None:
+        norms = row_norms(X)
     dots = X @ v
     out = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
     return out.astype(np.float64, copy=False)
