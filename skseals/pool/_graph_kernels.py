@@ -23,11 +23,9 @@ import heapq
 import numpy as np
 from numba import njit
 
-__all__ = ["advance", "unscored"]
+from ..utils._selection import _GOLDEN, _M1, _M2
 
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+__all__ = ["advance", "unscored"]
 
 
 @njit(cache=True, inline="always")
