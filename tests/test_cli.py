@@ -130,17 +130,47 @@ def test_bench_generated(tmp_path, capsys):
         ["bench", "TINY", "--index", "kdtree"],
         ["bench", "TINY", "--random-fraction", "1.5"],
         ["bench", "NPY"],
+        ["bench", "TINY", "--concepts", ""],
+        ["bench", "TINY", "--concepts", ","],
+        ["bench", "TINY", "--random-state", "-1"],
+        ["bench", "TINY", "--random-state", str(2**32)],
+        ["bench", "EMPTY"],
+        ["bench", "CUT"],
+        ["bench", "NANS"],
+        ["bench", "TINY", "--out", "FILE"],
+        ["bench", "TINY", "--out", "FILE/sub"],
+        ["demo", "--out", "FILE"],
+        ["structure", "CUT"],
+        ["structure", "TINY", "--out", "FILE/x.csv"],
+        ["label", "CUT", "--positives", "1"],
+        ["label", "TINY", "--positives", "1", "--journal", "FILE/j"],
     ],
 )
 def test_bad_arguments_one_line_exit_2(tmp_path, capsys, args):
     _write_shared(tmp_path / "tiny.npz")
     np.save(tmp_path / "X.npy", np.ones((4, 2), np.float32))
+    raw = (tmp_path / "tiny.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(raw[: len(raw) // 2])
+    (tmp_path / "empty.npz").write_bytes(b"")
+    (tmp_path / "file").write_text("not a directory")
+    with np.load(tmp_path / "tiny.npz") as archive:
+        arrays = dict(archive)
+    arrays["emb"][3, 1] = np.nan
+    np.savez(tmp_path / "nans.npz", **arrays)
+    names = {"TINY": "tiny.npz", "NPY": "X.npy", "CUT": "cut.npz",
+             "EMPTY": "empty.npz", "NANS": "nans.npz", "FILE": "file"}  # fmt: skip
     args = [
-        {"TINY": str(tmp_path / "tiny.npz"), "NPY": str(tmp_path / "X.npy")}.get(a, a)
+        str(tmp_path / names[a.split("/")[0]]) + a[len(a.split("/")[0]) :]
+        if a.split("/")[0] in names
+        else a
         for a in args
     ]
+    if args and args[0] in ("demo", "bench") and "--out" not in args:
+        args = [*args, "--out", str(tmp_path / "o")]
+    if args and args[0] == "label" and "--journal" not in args:
+        args = [*args, "--journal", str(tmp_path / "j")]
     with pytest.raises(SystemExit) as exc:
-        main([*args, "--out", str(tmp_path / "o")] if args else args)
+        main(args)
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "error:" in err and "Traceback" not in err

@@ -113,6 +113,9 @@ def test_concepts_are_learnable_and_clustered(data):
         ({"n_components": [1, 2]}, "n_components"),
         ({"n_background_clusters": 0}, "n_background_clusters"),
         ({"concept_spread": -1.0}, "concept_spread"),
+        ({"concept_spread": float("inf")}, "concept_spread"),
+        ({"prevalence": float("nan")}, "prevalence"),
+        ({"prevalence": float("inf")}, "prevalence"),
         ({"background_spread": "wide"}, "background_spread"),
         ({"concept_offset": -0.5}, "concept_offset"),
         ({"test_size": 1.0}, "test_size"),
@@ -227,3 +230,68 @@ def test_load_errors(tmp_path, data):
     np.savez(tmp_path / "nolabels.npz", emb=data.X[:10])
     with pytest.raises(ValueError, match="concept_indptr"):
         load_concept_data(tmp_path / "nolabels.npz")
+
+
+def _shared_file(path, data, **replace):
+    """``data`` in the shared .npz format, some keys replaced (None drops one)."""
+    arrays = dict(
+        emb=data.X,
+        concept_indptr=data.concept_indptr,
+        concept_members=data.concept_members,
+        concept_name=np.asarray(data.concept_names),
+        split=data.split,
+    )
+    arrays.update(replace)
+    np.savez(path, **{k: v for k, v in arrays.items() if v is not None})
+    return path
+
+
+@pytest.mark.parametrize(
+    "replace, match",
+    [
+        ({"concept_indptr": [0, 10, 5, 60]}, "concept_indptr must start at 0"),
+        ({"concept_indptr": [0, 20, 40, 500]}, "end at len"),
+        ({"concept_indptr": [1, 20, 40, 60]}, "start at 0"),
+        ({"concept_indptr": np.array([0.0, 20, 40, 60])}, "1-D int"),
+        ({"concept_members": np.arange(60) + 0.5}, "concept_members must be"),
+        ({"concept_name": np.array(["a"])}, "concept_name has 1 entries"),
+        ({"split": np.full(6000, 1)}, "no pool row"),
+        ({"split": np.full(6000, 7)}, "only 0"),
+        ({"split": None, "test_ids": np.array([5, 6000])}, "test_ids must be rows"),
+        ({"split": None, "test_ids": np.array([0.5])}, "test_ids must be a 1-D int"),
+    ],
+)
+def test_load_checks_the_membership(tmp_path, data, replace, match):
+    path = _shared_file(tmp_path / "bad.npz", data, **replace)
+    with pytest.raises(ValueError, match=match):
+        load_concept_data(path)
+
+
+def test_load_rejects_non_finite_embeddings(tmp_path, data):
+    X = data.X.copy()
+    X[17, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinity .*row 17"):
+        load_concept_data(_shared_file(tmp_path / "nan.npz", data, emb=X))
+    big = data.X.astype(np.float64)
+    big[5, 0] = 1e300  # finite in float64, infinite in float32
+    path = _shared_file(tmp_path / "big.npz", data, emb=big)
+    with pytest.raises(ValueError, match="row 5"):
+        load_concept_data(path, normalize=False)
+
+
+def test_load_names_the_unreadable_file(tmp_path, data):
+    good = _shared_file(tmp_path / "good.npz", data)
+    (tmp_path / "empty.npz").write_bytes(b"")
+    with pytest.raises(ValueError, match="cannot read the data file .*empty.npz"):
+        load_concept_data(tmp_path / "empty.npz")
+    raw = good.read_bytes()
+    (tmp_path / "cut.npz").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="cannot read the data file .*cut.npz"):
+        load_concept_data(tmp_path / "cut.npz")
+    np.save(tmp_path / "X.npy", data.X)
+    (tmp_path / "labels.txt").write_text("1 2 3\n")
+    with pytest.raises(ValueError, match="labels file .*labels.txt.*never loaded"):
+        load_concept_data(tmp_path / "X.npy", tmp_path / "labels.txt")
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object))
+    with pytest.raises(ValueError, match="cannot read the labels file .*objects.npy"):
+        load_concept_data(tmp_path / "X.npy", tmp_path / "objects.npy")

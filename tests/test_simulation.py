@@ -248,6 +248,38 @@ def test_bad_arguments(small, kwargs, match):
         simulate(ActiveSearcher(), small.X, small.concepts, **{"budget": 0, **kwargs})
 
 
+@pytest.mark.parametrize(
+    "concept, match",
+    [
+        (np.array([True, False, True]), "1-D array of row indices"),
+        (np.array([0.0, 3.0]), "1-D array of row indices"),
+        (np.array([[1, 2]]), "1-D array of row indices"),
+        (np.array([-1, 4]), "outside"),
+        (np.array([0, 10**9]), "outside"),
+    ],
+)
+def test_bad_concept_members(small, concept, match):
+    with pytest.raises(ValueError, match=match):
+        simulate(ActiveSearcher(), small.X, {"bad": concept}, budget=0)
+
+
+def test_split_without_pool_rows(small):
+    with pytest.raises(ValueError, match="no pool row"):
+        simulate(ActiveSearcher(), small.X, small.concepts, budget=0,
+                 split=np.ones(small.X.shape[0], dtype=int))  # fmt: skip
+
+
+def test_many_repetitions_are_not_planned_up_front(small):
+    # The runs are generated one by one: a huge n_repetitions costs nothing
+    # until it runs (here the callback stops the simulation at once).
+    def stop(learner, record):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        simulate(ActiveSearcher(), small.X, small.concepts, budget=0,
+                 n_repetitions=10**15, callback=stop)  # fmt: skip
+
+
 def test_bad_learners(small):
     with pytest.raises(ValueError, match="empty"):
         simulate({}, small.X, small.concepts)

@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     -------
     status : int
         0 on success. Bad arguments print one line on stderr and exit with
-        status 2 (:class:`SystemExit`), as argparse does.
+        status 2 (:class:`SystemExit`), as argparse does; a missing optional
+        dependency, a failed write or running out of memory print one line
+        and exit with status 1.
     """
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -36,6 +38,14 @@ def main(argv: list[str] | None = None) -> int:
         sub.error(str(exc))
     except ImportError as exc:  # an optional dependency the options need
         sub.exit(1, f"{sub.prog}: error: {exc}\n")
+    except OSError as exc:  # e.g. the disk filled up while writing results
+        sub.exit(1, f"{sub.prog}: error: {exc}\n")
+    except MemoryError:
+        sub.exit(
+            1,
+            f"{sub.prog}: error: out of memory; use fewer rows (--n-samples, a "
+            "smaller data file) or a smaller --k\n",
+        )
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130

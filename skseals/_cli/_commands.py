@@ -9,6 +9,7 @@ import numpy as np
 
 from ..datasets import load_concept_data, make_rare_concepts
 from ..simulation import simulate, summary_table
+from ..utils._argtypes import make_output_dir
 from ._configs import make_configs
 from ._report import format_table, write_outputs
 
@@ -17,6 +18,14 @@ __all__ = ["run_bench", "run_demo"]
 
 class UsageError(ValueError):
     """A bad argument found after parsing (reported like an argparse error)."""
+
+
+def _prepare_out(args):
+    """Create ``--out`` now: a bad one is reported before the simulation."""
+    try:
+        make_output_dir(args.out, "--out")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _generate(args):
@@ -83,6 +92,7 @@ def run_demo(args, echo=print):
     """Generated data; MaxEnt and MLP with full scan and SEALS; Random-All."""
     t_start = time.perf_counter()
     echo("skseals demo: SEALS candidate pools vs a full scan, on generated data")
+    _prepare_out(args)
     data = _generate(args)
     echo("Data: " + _describe(data, time.perf_counter() - t_start))
     configs, _ = make_configs(
@@ -125,6 +135,11 @@ def _select_concepts(data, spec, random_state, min_positives):
         chosen = sorted(rng.choice(usable, size=count, replace=False).tolist())
     else:
         wanted = [s.strip() for s in spec.split(",") if s.strip()]
+        if not wanted:
+            raise UsageError(
+                f"--concepts {spec!r} names no concept: give 'all', a number "
+                "or comma-separated concept names."
+            )
         missing = [w for w in wanted if w not in names]
         if missing:
             raise UsageError(
@@ -154,12 +169,17 @@ def _load(args):
             random_state=args.random_state,
         )
     except (ValueError, OSError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from exc
+        message = str(exc)
+        named = [str(f) for f in (path, args.labels) if f is not None]
+        if not any(f in message for f in named):  # say which file is wrong
+            message = f"{path}: {message}"
+        raise UsageError(message) from exc
 
 
 def run_bench(args, echo=print):
     """The harness on a data file or generated data, with the chosen configs."""
     t_start = time.perf_counter()
+    _prepare_out(args)
     data = _load(args)
     echo("Data: " + _describe(data, time.perf_counter() - t_start))
     concepts = _select_concepts(

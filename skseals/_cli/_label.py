@@ -11,8 +11,11 @@ import textwrap
 
 import numpy as np
 
+from ..datasets._io import read_embeddings
 from ..query import STRATEGY_ALIASES
+from ..utils._argtypes import make_output_dir
 from ..utils._argtypes import positive_int as _positive_int
+from ..utils._argtypes import seed as _seed
 from ._commands import UsageError
 
 __all__ = ["add_label_parser", "run_label"]
@@ -130,7 +133,7 @@ def add_label_parser(subparsers) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--random-state",
-        type=int,
+        type=_seed,
         default=0,
         metavar="SEED",
         help="seed of the learner (default: %(default)s)",
@@ -145,13 +148,15 @@ def _load(path):
         raise UsageError(f"no such data file: {path}")
     if not str(path).lower().endswith(".npz"):
         raise UsageError(f"DATA must be an .npz file; got {path!r}")
-    archive = np.load(path, allow_pickle=False)
-    key = next((k for k in ("emb", "X") if k in archive.files), None)
-    if key is None:
-        raise UsageError(f"{path} holds no embeddings under 'emb' or 'X'")
-    X = np.asarray(archive[key], dtype=np.float32)
-    if X.ndim != 2 or X.shape[0] == 0:
-        raise UsageError(f"the embeddings of {path} must be a non-empty 2-d array")
+    try:
+        X, archive = read_embeddings(path)
+        X = np.array(X, dtype=np.float32)  # a copy, normalised in place
+        if X.ndim != 2 or X.shape[0] == 0:
+            raise ValueError(f"the embeddings of {path} must be a non-empty 2-d array")
+        if not np.isfinite(X).all():
+            raise ValueError(f"the embeddings of {path} hold NaN or infinity")
+    except (ValueError, OSError) as exc:
+        raise UsageError(str(exc)) from None
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     X /= np.where(norms > 0, norms, 1)  # cosine geometry, as the bench command
     return X, archive
@@ -332,6 +337,10 @@ def run_label(args, stdin=None, stdout=None) -> int:
 
     inp = sys.stdin if stdin is None else stdin
     out = sys.stdout if stdout is None else stdout
+    try:
+        make_output_dir(os.path.dirname(os.path.abspath(args.journal)), "--journal")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     X, archive = _load(args.data)
     n = X.shape[0]
     fields = _Fields(archive, args.field, n)

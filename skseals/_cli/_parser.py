@@ -7,6 +7,7 @@ import argparse
 from ..analysis._cli import add_structure_parser
 from ..query import STRATEGY_ALIASES
 from ..utils._argtypes import positive_int as _positive_int
+from ..utils._argtypes import seed as _seed
 from ._commands import run_bench, run_demo
 from ._configs import INDEXES, POOLS
 from ._label import add_label_parser
@@ -152,7 +153,7 @@ def _add_common(p, *, budget, repetitions, out):
     )
     run.add_argument(
         "--random-state",
-        type=int,
+        type=_seed,
         default=0,
         metavar="SEED",
         help="seed of the data, the seed sets and the learners (default: %(default)s)",

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..datasets._io import _as_unit_float32, read_embeddings
+from ..utils._argtypes import make_output_dir
 from ..utils._argtypes import positive_int as _positive_int
+from ..utils._argtypes import seed as _seed
 
 __all__ = ["add_structure_parser", "run_structure"]
 
@@ -139,7 +142,7 @@ def add_structure_parser(subparsers) -> argparse.ArgumentParser:
         "(default: %(default)s)",
     )
     graph.add_argument(
-        "--random-state", type=int, default=0, metavar="SEED", help="(default: 0)"
+        "--random-state", type=_seed, default=0, metavar="SEED", help="(default: 0)"
     )
     graph.add_argument(
         "--no-normalize",
@@ -169,15 +172,6 @@ def _read_ids(path):
     return np.asarray(ids).ravel()
 
 
-def _unit_rows(X, chunk=65_536):
-    out = np.empty(X.shape, dtype=np.float32)
-    for start in range(0, X.shape[0], chunk):
-        block = np.asarray(X[start : start + chunk], dtype=np.float32)
-        norms = np.linalg.norm(block, axis=1, keepdims=True)
-        out[start : start + chunk] = block / np.where(norms > 0, norms, 1)
-    return out
-
-
 def _load(args):
     """``(X, {name: positive rows}, description)`` on the chosen rows."""
     from ..datasets import load_concept_data
@@ -187,19 +181,13 @@ def _load(args):
         raise _Usage(f"no such data file: {path}")
     normalize = not args.no_normalize
     if args.positives is not None and args.labels is None:
-        if path.suffix.lower() == ".npz":
-            X = np.load(path, allow_pickle=False)
-            key = next((k for k in ("emb", "X") if k in X.files), None)
-            if key is None:
-                raise _Usage(f"{path} holds no embeddings under 'emb' or 'X'.")
-            split = X["split"] if "split" in X.files else None
-            X = X[key]
-        elif path.suffix.lower() == ".npy":
-            X, split = np.load(path, mmap_mode="r", allow_pickle=False), None
-        else:
+        if path.suffix.lower() not in (".npz", ".npy"):
             raise _Usage(f"DATA must end in .npz or .npy; got {path.name!r}")
-        if normalize:
-            X = _unit_rows(X)
+        X, archive = read_embeddings(path, mmap_mode="r")
+        split = None
+        if archive is not None and "split" in archive.files:
+            split = archive["split"]
+        X = _as_unit_float32(X, normalize)
         concepts = {Path(args.positives).stem: _read_ids(args.positives)}
         names = list(concepts)
     else:
@@ -301,6 +289,8 @@ def run_structure(args: argparse.Namespace, echo=print) -> int:
             ".json",
         ):
             raise _Usage(f"--out must end in .csv or .json; got {args.out!r}")
+        if args.out is not None:
+            make_output_dir(Path(args.out).resolve().parent, "--out")
         t0 = time.perf_counter()
         X, concepts, described = _load(args)
     except (_Usage, ValueError, OSError) as exc:

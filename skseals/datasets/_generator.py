@@ -39,11 +39,13 @@ def _check_int(value, name, low):
 
 def _check_float(value, name, low, high=np.inf, low_open=False):
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    ok = ok and np.isfinite(value)
     ok = ok and (value > low if low_open else value >= low) and value <= high
     if not ok:
         bracket = "(" if low_open else "["
         raise ValueError(
-            f"{name} must be a float in {bracket}{low}, {high}]; got {value!r}."
+            f"{name} must be a finite float in {bracket}{low}, {high}"
+            f"{']' if np.isfinite(high) else ')'}; got {value!r}."
         )
     return float(value)
 
@@ -174,8 +176,12 @@ def make_rare_concepts(
     if chunk_size is not None:
         chunk_size = _check_int(chunk_size, "chunk_size", 1)
     prevalence = _per_concept(prevalence, n_concepts, "prevalence", "float")
-    if prevalence.dtype.kind not in "fiu" or np.any(prevalence <= 0):
-        raise ValueError(f"prevalence must be > 0; got {prevalence.tolist()}.")
+    if prevalence.dtype.kind not in "fiu" or not np.all(
+        np.isfinite(prevalence) & (prevalence > 0)
+    ):
+        raise ValueError(
+            f"prevalence must be a finite number > 0; got {prevalence.tolist()}."
+        )
     sizes = np.rint(prevalence.astype(np.float64) * n_samples).astype(np.int64)
     if sizes.sum() > n_samples // 2:
         raise ValueError(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -13,23 +15,40 @@ from ._base import _concept_bunch, pool_test_split
 __all__ = ["load_concept_data", "save_concept_data"]
 
 _CHUNK = 65_536
+_MEMBERSHIP_KEYS = (
+    "concept_indptr",
+    "concept_members",
+    "labels",
+    "concept_name",
+    "concept_names",
+    "split",
+    "test_ids",
+    "concept_kind",
+)
 
 
 def _as_unit_float32(X, normalize):
-    """float32 copy if needed; L2-normalised (in chunks) unless already unit norm."""
-    if X.ndim != 2:
-        raise ValueError(f"embeddings must be 2-D; got shape {X.shape}.")
-    if normalize:
-        unit = all(
-            np.allclose(
-                np.linalg.norm(np.asarray(X[i : i + _CHUNK], np.float32), axis=1),
-                1.0,
-                atol=1e-4,
-            )
-            for i in range(0, X.shape[0], _CHUNK)
+    """float32 copy if needed; L2-normalised (in chunks) unless already unit
+    norm. Raises when a row holds NaN or infinity."""
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(
+            f"embeddings must be a non-empty 2-D array; got shape {X.shape}."
         )
-        if unit:
-            normalize = False
+    unit = True
+    for i in range(0, X.shape[0], _CHUNK):
+        with np.errstate(over="ignore"):  # too large for float32: inf, refused
+            block = np.asarray(X[i : i + _CHUNK], dtype=np.float32)
+        finite = np.isfinite(block).all(axis=1)
+        if not finite.all():
+            row = i + int(np.flatnonzero(~finite)[0])
+            raise ValueError(
+                f"embeddings hold NaN or infinity (first in row {row}, after "
+                "conversion to float32): repair or drop those rows."
+            )
+        if normalize and unit:
+            norms = np.linalg.norm(block, axis=1)
+            unit = bool(np.allclose(norms, 1.0, atol=1e-4))
+    normalize = normalize and not unit
     if X.dtype == np.float32 and not normalize:
         return X
     out = np.empty(X.shape, dtype=np.float32)
@@ -40,6 +59,59 @@ def _as_unit_float32(X, normalize):
             block = block / np.where(norms > 0, norms, 1)
         out[i : i + _CHUNK] = block
     return out
+
+
+@contextmanager
+def _reading(path, what):
+    """Errors of numpy reading ``path`` as a ValueError naming the file."""
+    try:
+        yield
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"no such {what}: {path}") from exc
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+        reason = str(exc) or type(exc).__name__
+        if "pickled" in reason:
+            reason = "it holds pickled Python objects, which are never loaded"
+        raise ValueError(f"cannot read the {what} {path}: {reason}") from exc
+
+
+def _membership_arrays(archive):
+    """The membership keys of an open .npz, read (CRC-checked) into a dict."""
+    return {k: archive[k] for k in _MEMBERSHIP_KEYS if k in archive.files}
+
+
+def _check_membership(indptr, members, names, split, n):
+    """Raise a ValueError when the CSR membership or the split is malformed."""
+    if indptr.ndim != 1 or indptr.size == 0 or indptr.dtype.kind not in "iu":
+        raise ValueError(
+            "concept_indptr must be a 1-D int array of n_concepts + 1 offsets; "
+            f"got dtype {indptr.dtype} and shape {indptr.shape}."
+        )
+    if members.ndim != 1 or (members.size and members.dtype.kind not in "iu"):
+        raise ValueError(
+            "concept_members must be a 1-D int array of row ids; got dtype "
+            f"{members.dtype} and shape {members.shape}."
+        )
+    if indptr[0] != 0 or np.any(np.diff(indptr) < 0) or indptr[-1] != members.size:
+        raise ValueError(
+            "concept_indptr must start at 0, never decrease and end at "
+            f"len(concept_members) = {members.size}; got {indptr[:3].tolist()}"
+            f"{' ...' if indptr.size > 3 else ''} ending at {int(indptr[-1])}."
+        )
+    if members.size and (members.min() < 0 or members.max() >= n):
+        raise ValueError(f"concept members must be rows of X, in [0, {n}).")
+    if names is not None and len(names) != indptr.size - 1:
+        raise ValueError(
+            f"concept_name has {len(names)} entries but the membership holds "
+            f"{indptr.size - 1} concepts."
+        )
+    if split is not None:
+        if split.shape != (n,):
+            raise ValueError(f"split has shape {split.shape} but X has {n} rows.")
+        if not np.isin(split, (0, 1)).all():
+            raise ValueError("split must hold only 0 (pool row) and 1 (test row).")
+        if not np.any(split == 0):
+            raise ValueError("split has no pool row (0): nothing could be labeled.")
 
 
 def _membership_from_labels(labels):
@@ -60,10 +132,10 @@ def _membership_from_labels(labels):
 
 def _read_membership(source, n_samples):
     """(indptr, members, names or None, split or None, extras) from an npz/npy."""
-    if isinstance(source, np.ndarray) or not hasattr(source, "files"):
+    if not isinstance(source, dict):
         indptr, members = _membership_from_labels(source)
         return indptr, members, None, None, {}
-    files = set(source.files)
+    files = set(source)
     if {"concept_indptr", "concept_members"} <= files:
         indptr, members = source["concept_indptr"], source["concept_members"]
     elif "labels" in files:
@@ -79,12 +151,42 @@ def _read_membership(source, n_samples):
     if "split" in files:
         split = source["split"]
     elif "test_ids" in files:
+        test_ids = np.asarray(source["test_ids"])
+        if test_ids.ndim != 1 or (test_ids.size and test_ids.dtype.kind not in "iu"):
+            raise ValueError("test_ids must be a 1-D int array of row ids.")
+        if test_ids.size and (test_ids.min() < 0 or test_ids.max() >= n_samples):
+            raise ValueError(f"test_ids must be rows of X, in [0, {n_samples}).")
         split = np.zeros(n_samples, dtype=np.int8)
-        split[source["test_ids"]] = 1
+        split[test_ids] = 1
     else:
         split = None
     extras = {k: source[k] for k in ("concept_kind",) if k in files}
     return indptr, members, names, split, extras
+
+
+def read_embeddings(path, *, mmap_mode=None):
+    """``(X, archive)``: the embeddings of an ``.npz`` (under ``emb`` or ``X``)
+    with its open archive, or of an ``.npy`` (``archive`` None), as stored.
+
+    Errors name the file: a ValueError for a file numpy cannot read (corrupt,
+    truncated, pickled objects) or an ``.npz`` without embeddings.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".npz", ".npy"):
+        raise ValueError(f"path must end in .npz or .npy; got {path.name!r}.")
+    if not path.exists():
+        raise FileNotFoundError(f"no such data file: {path}")
+    if suffix == ".npy":
+        with _reading(path, "data file"):
+            return np.load(path, mmap_mode=mmap_mode, allow_pickle=False), None
+    with _reading(path, "data file"):
+        archive = np.load(path, allow_pickle=False)
+    key = next((k for k in ("emb", "X") if k in archive.files), None)
+    if key is None:
+        raise ValueError(f"{path} holds no embeddings under 'emb' or 'X'.")
+    with _reading(path, "data file"):
+        return archive[key], archive
 
 
 def load_concept_data(
@@ -145,41 +247,31 @@ def load_concept_data(
     >>> loaded.X.shape, [len(c) for c in loaded.concepts]
     ((2000, 8), [20, 20])
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".npz", ".npy"):
-        raise ValueError(f"path must end in .npz or .npy; got {path.name!r}.")
-    if not path.exists():
-        raise FileNotFoundError(f"no such data file: {path}")
-    if suffix == ".npz":
-        archive = np.load(path, allow_pickle=False)
-        key = next((k for k in ("emb", "X") if k in archive.files), None)
-        if key is None:
-            raise ValueError(f"{path} holds no embeddings under 'emb' or 'X'.")
-        X = archive[key]
-        source = archive
-    elif suffix == ".npy":
-        X = np.load(path, mmap_mode=mmap_mode, allow_pickle=False)
-        if labels is None:
+    X, archive = read_embeddings(path, mmap_mode=mmap_mode)
+    if labels is None:
+        if archive is None:
             raise ValueError(
                 "labels is required with .npy embeddings: pass a .npy int "
                 "vector or an .npz file of concept membership."
             )
-        source = None
-    if labels is not None:
-        if isinstance(labels, (str, os.PathLike)):
+        with _reading(path, "data file"):
+            source = _membership_arrays(archive)
+    elif isinstance(labels, (str, os.PathLike)):
+        with _reading(labels, "labels file"):
             source = np.load(labels, allow_pickle=False)
-        else:
-            source = np.asarray(labels)
+            if hasattr(source, "files"):
+                source = _membership_arrays(source)
+    else:
+        source = np.asarray(labels)
     X = _as_unit_float32(X, normalize)
     n = X.shape[0]
+    if isinstance(source, np.ndarray) and source.ndim == 1 and source.size != n:
+        raise ValueError(f"labels has {source.size} entries but X has {n} rows.")
     indptr, members, names, split, extras = _read_membership(source, n)
-    if isinstance(source, np.ndarray) and source.shape[0] != n:
-        raise ValueError(f"labels has {source.shape[0]} entries but X has {n} rows.")
-    members = np.asarray(members, dtype=np.int64)
-    if members.size and (members.min() < 0 or members.max() >= n):
-        raise ValueError(f"concept members must be rows of X, in [0, {n}).")
-    indptr = np.asarray(indptr, dtype=np.int64)
+    indptr, members = np.asarray(indptr), np.asarray(members)
+    split = None if split is None else np.asarray(split)
+    _check_membership(indptr, members, names, split, n)
+    indptr, members = indptr.astype(np.int64), members.astype(np.int64)
     if names is None:
         names = [f"concept_{c}" for c in range(indptr.size - 1)]
     if split is None:
@@ -187,8 +279,6 @@ def load_concept_data(
         split = pool_test_split(
             n, concepts, test_size=test_size, random_state=random_state
         )
-    elif len(split) != n:
-        raise ValueError(f"split has {len(split)} entries but X has {n} rows.")
     return _concept_bunch(X, indptr, members, names, split, **extras)
 
 

@@ -31,6 +31,28 @@ def _check_count(value, name, low):
     return int(value)
 
 
+def _check_members(concepts, names, n):
+    """Each concept's member rows as int64 ids of X, checked."""
+    checked = []
+    for name, members in zip(names, concepts, strict=True):
+        members = np.asarray(members)
+        if members.size == 0:
+            members = members.astype(np.int64)
+        if members.ndim != 1 or members.dtype.kind not in "iu":
+            raise ValueError(
+                f"concepts['{name}'] must be a 1-D array of row indices of X "
+                f"(ints); got dtype {members.dtype} and shape {members.shape}. "
+                "For a boolean mask pass np.flatnonzero(mask)."
+            )
+        if members.size and (members.min() < 0 or members.max() >= n):
+            raise ValueError(
+                f"concepts['{name}'] holds row indices outside [0, {n}), the "
+                f"rows of X: min {members.min()}, max {members.max()}."
+            )
+        checked.append(members.astype(np.int64, copy=False))
+    return checked
+
+
 def _named_learners(learners):
     if isinstance(learners, Mapping):
         if not learners:
@@ -226,6 +248,7 @@ def simulate(
         names = [f"concept_{c}" for c in range(len(concepts))]
     X = np.asarray(X)  # a memmap stays a view
     n = X.shape[0]
+    concepts = _check_members(concepts, names, n)
     if split is None:
         pool_ids, test_ids = np.arange(n), np.empty(0, dtype=np.int64)
         X_pool = X
@@ -236,22 +259,29 @@ def simulate(
                 f"split must have one entry per row of X ({n}); got {split.shape}."
             )
         pool_ids, test_ids = np.flatnonzero(split == 0), np.flatnonzero(split == 1)
+        if pool_ids.size == 0:
+            raise ValueError(
+                "split has no pool row (0): the learners need rows to label; "
+                "mark the held-out test rows 1 and the others 0."
+            )
         X_pool = np.asarray(X[pool_ids])
     X_test = np.asarray(X[test_ids])
     if share_index:
         named = _share_indexes(named, X_pool)
     base_seed = int(check_random_state(random_state).randint(2**31 - 1))
 
-    runs = [
+    # Runs are generated as they go: their number may be large.
+    runs = (
         (c, rep, name)
         for c in range(len(concepts))
         for rep in range(n_repetitions)
         for name in named
-    ]
+    )
     progress = None
     if verbose:
         tqdm = import_optional("tqdm.auto").tqdm
-        progress = tqdm(total=len(runs), desc="simulate", unit="run")
+        total = len(concepts) * n_repetitions * len(named)
+        progress = tqdm(total=total, desc="simulate", unit="run")
     records = []
     oracle = None
     for c, rep, name in runs:
@@ -259,7 +289,7 @@ def simulate(
             oracle = _oracle(c, concepts[c], n, pool_ids, test_ids)
             if oracle["positives"].size == 0:
                 warnings.warn(
-                    f"concept {names[c]!r} has no positive among the pool rows; "
+                    f"concept '{names[c]}' has no positive among the pool rows; "
                     "it is skipped.",
                     stacklevel=2,
                 )
@@ -280,7 +310,7 @@ def simulate(
 def _oracle(concept, members, n, pool_ids, test_ids):
     """True labels of one concept on the pool and the test rows."""
     pos_mask = np.zeros(n, dtype=bool)
-    pos_mask[np.asarray(members, dtype=np.int64)] = True
+    pos_mask[members] = True
     y_pool = pos_mask[pool_ids]
     return {
         "concept": concept,
