@@ -177,7 +177,10 @@ class LabelingSession:
             ``"y"``/``"yes"``/True (``pos_label``), ``"n"``/``"no"``/False
             (``neg_label``) or ``"s"``/``"skip"`` (``UNLABELED``: seen, could
             not label; never offered again) for an ActiveSearcher; any class
-            value, ``"s"`` or ``UNLABELED`` for an ActiveLearner.
+            value, ``"s"`` or ``UNLABELED`` for an ActiveLearner. A value
+            equal to a class the learner knows (``classes_``, ``pos_label``,
+            ``neg_label``) is always that class, even ``"s"`` or ``"no"``;
+            then skip with ``UNLABELED``.
 
         Returns
         -------
@@ -250,6 +253,8 @@ class LabelingSession:
         if isinstance(label, (bool, np.bool_)) and searcher:
             return lr.pos_label if label else lr.neg_label
         if isinstance(label, str):
+            if self._is_known_class(label):  # a class, never a command word
+                return label
             key = label.strip().lower()
             if key in _SKIP:
                 return UNLABELED
@@ -262,6 +267,12 @@ class LabelingSession:
                     )
                 return lr.pos_label if key in _YES else lr.neg_label
         return label
+
+    def _is_known_class(self, label):
+        lr = self.learner
+        known = [getattr(lr, "pos_label", None), getattr(lr, "neg_label", None)]
+        known += list(getattr(lr, "classes_", ()))
+        return any(isinstance(c, str) and c == label for c in known)
 
     def _show_current(self):
         row = self.current_row
@@ -315,27 +326,28 @@ class LabelingSession:
                 else:
                     render(self.current_row)
 
-        def on_click(reply):
+        def on_click(answer):  # the stored answer itself, None for undo
             def handler(_button):
-                if isinstance(reply, str) and reply == "undo":
+                if answer is None:
                     self.undo()
                 elif self.current_row is not None:
-                    self.answers_.append(self._decode(reply))
+                    self.answers_.append(answer)
                     if self.current_row is None:
                         self.commit()
                 refresh()
 
             return handler
 
-        if getattr(self.learner, "pos_label", None) is not None:
-            replies = [("Yes", "y"), ("No", "n")]
+        lr = self.learner
+        if getattr(lr, "pos_label", None) is not None:
+            replies = [("Yes", lr.pos_label), ("No", lr.neg_label)]
         else:  # one button per class labeled so far
-            replies = [(str(c), c) for c in self.learner.classes_]
-        replies += [("Skip", "s"), ("Undo", "undo")]
+            replies = [(str(c), c) for c in lr.classes_]
+        replies += [("Skip", UNLABELED), ("Undo", None)]
         buttons = []
-        for name, reply in replies:
+        for name, answer in replies:
             button = widgets.Button(description=name)
-            button.on_click(on_click(reply))
+            button.on_click(on_click(answer))
             buttons.append(button)
         refresh()
         return widgets.VBox([status, out, widgets.HBox(buttons)])

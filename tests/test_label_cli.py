@@ -254,6 +254,21 @@ def test_session_with_an_active_learner_takes_class_values():
     assert session.progress()["n_positives"] is None
 
 
+def test_class_values_win_over_command_words():
+    # Sizes "s", "m", "l": "s" is a class here, never a skip; "no" too.
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(200, 3))
+    y = np.full(200, UNLABELED, dtype=object)
+    y[:6] = ["s", "m", "l", "no", "s", "m"]
+    learner = ActiveLearner(batch_size=4, random_state=0).fit(X, y)
+    session = LabelingSession(learner)
+    rows = session.next_batch()
+    for answer in ("s", "no", UNLABELED, "skip"):
+        session.answer(answer)
+    assert learner.labels_[rows[:2]].tolist() == ["s", "no"]
+    assert learner.skipped_.tolist() == sorted(rows[2:].tolist())
+
+
 def test_widget_needs_ipywidgets_or_builds():
     session = LabelingSession(_searcher(batch_size=2))
     try:
