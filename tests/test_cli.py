@@ -109,6 +109,22 @@ def test_bench_generated(tmp_path, capsys):
     ]
 
 
+def test_generated_concepts_can_be_fragmented():
+    from skseals._cli._commands import _generate
+    from skseals._cli._parser import build_parser
+
+    args = build_parser().parse_args(
+        ["bench", "generated", "--n-samples", "3000", "--n-features", "16",
+         "--n-concepts", "2", "--prevalence", "0.02", "--n-components", "3"]
+    )  # fmt: skip
+    data = _generate(args)
+    ptr = data.concept_indptr
+    parts = [
+        np.unique(data.concept_component[ptr[c] : ptr[c + 1]]).size for c in (0, 1)
+    ]
+    assert parts == [3, 3]
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -194,6 +210,7 @@ def test_help_is_complete(capsys):
         "--labels",
         "--random-fraction",
         "--seed-negatives",
+        "--n-components",
         "data formats",
     ):
         assert option in text  # fmt: skip

@@ -35,6 +35,7 @@ def _generate(args):
             args.n_features,
             args.n_concepts,
             args.prevalence,
+            n_components=args.n_components,
             random_state=args.random_state,
         )
     except ValueError as exc:  # e.g. too many concept rows for --n-samples

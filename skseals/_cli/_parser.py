@@ -207,6 +207,14 @@ def _add_generator(p, *, n_samples, n_concepts, prevalence):
         metavar="P",
         help="fraction of the rows in each concept (default: %(default)s)",
     )
+    gen.add_argument(
+        "--n-components",
+        type=_positive_int,
+        default=1,
+        metavar="M",
+        help="separate clusters each concept is split into, as a concept of "
+        "several visual modes (default: %(default)s)",
+    )
 
 
 def build_parser():
