@@ -14,7 +14,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._cold_start import CentroidClassifier
 from ._greedy import select_batch
@@ -492,29 +492,33 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         return self.pending_.ids().copy()
 
     # -- delegation ------------------------------------------------------------
-    def _fitted_estimator(self):
+    def _predict_with(self, method, X):
+        """``estimator_.method`` on X checked as in fit: the same number of
+        features (and names, for a DataFrame), passed as the array the
+        estimator was fitted on."""
         check_is_fitted(self, "X_")
-        return self.estimator_
+        X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
+        return getattr(self.estimator_, method)(X)
 
     @available_if(_estimator_has("predict"))
     def predict(self, X):
         """Predict classes of X with the fitted estimator."""
-        return self._fitted_estimator().predict(X)
+        return self._predict_with("predict", X)
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
         """Class probabilities of X from the fitted estimator."""
-        return self._fitted_estimator().predict_proba(X)
+        return self._predict_with("predict_proba", X)
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
         """Log class probabilities of X from the fitted estimator."""
-        return self._fitted_estimator().predict_log_proba(X)
+        return self._predict_with("predict_log_proba", X)
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
         """Decision function of X from the fitted estimator."""
-        return self._fitted_estimator().decision_function(X)
+        return self._predict_with("decision_function", X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -59,3 +59,27 @@ def test_expected_failures_are_real(estimator):
 
     for name in _expected_failed_checks(estimator):
         assert hasattr(estimator_checks, name), name
+
+
+def test_predict_checks_x_as_fit_did():
+    # A DataFrame's column names are checked, then the array the estimator
+    # was fitted on is passed: no "fitted without feature names" warning.
+    import warnings
+
+    import numpy as np
+
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(rng.normal(size=(200, 4)), columns=list("abcd"))
+    y = np.full(200, -1)
+    y[:5], y[5:10] = 0, 1
+    learner = ActiveLearner(batch_size=5, random_state=0).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        expected = learner.estimator_.predict(X.to_numpy())
+        assert (learner.predict(X) == expected).all()
+        assert learner.predict_proba(X).shape == (200, 2)
+    with pytest.raises(ValueError, match="feature names"):
+        learner.decision_function(X[["b", "a", "c", "d"]])
+    with pytest.raises(ValueError, match="3 features"):
+        learner.predict(X.to_numpy()[:, :3])
