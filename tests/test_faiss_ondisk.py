@@ -163,3 +163,90 @@ def test_ivf_pq_trains_without_polysemous_training(X, tmp_path):
     rows = np.arange(0, 4000, 40)
     _, I_ref = ExactIndex().fit(X).search_rows(rows, 10)
     assert _recall(index.search_rows(rows, 10)[1], I_ref) >= 0.5
+
+
+# -- a build replaces an earlier build at its path, and never mixes files in --
+def _files(tmp_path):
+    return sorted(f.name for f in tmp_path.iterdir())
+
+
+def test_rebuild_with_fewer_shards_drops_the_old_shard_files(X, tmp_path):
+    path = tmp_path / "s"
+    build_index_shards(X, path, factory="Flat", metric="euclidean", shard_size=500)
+    index = build_index_shards(
+        X, path, factory="Flat", metric="euclidean", shard_size=1000
+    )
+    assert index.index_.ntotal == 4000 and index.index_.count() == 4
+    shards = [f"s.shard0000{i}.faissindex" for i in range(4)]
+    assert _files(tmp_path) == ["s.json", *shards]
+    _, I = index.search_rows([1500], 4)  # noqa: E741
+    assert I[0, 0] == 1500 and len(set(I[0].tolist())) == 4  # no row twice
+
+
+@pytest.mark.parametrize("first, second", [BUILDERS, BUILDERS[::-1]])
+def test_a_build_replaces_a_build_of_the_other_kind(X, tmp_path, first, second):
+    path = tmp_path / "idx"
+    old = first(X, path, factory="IVF8,Flat", shard_size=2000, random_state=0)
+    X2 = np.ascontiguousarray(np.asarray(X)[::-1])  # other rows at the same path
+    new = second(X2, path, factory="IVF8,Flat", shard_size=2000, random_state=0)
+    Q = X2[:3]
+    assert new.search(Q, 1)[1][:, 0].tolist() == [0, 1, 2]
+    assert OnDiskFaissIndex.load(path, X2).search(Q, 1)[1][:, 0].tolist() == [0, 1, 2]
+    # Only the new build's files are left; the old index object still works.
+    names = _files(tmp_path)
+    assert ("idx.ivfdata" in names) == (second is build_ondisk_ivf)
+    assert any(".shard" in n for n in names) == (second is build_index_shards)
+    assert old.search(Q, 1)[1][:, 0].tolist() == [3999, 3998, 3997]
+
+
+def test_load_refuses_files_of_another_build(X, tmp_path):
+    path = tmp_path / "s"
+    build_index_shards(X, path, factory="Flat", shard_size=1000)
+    # A shard file of another build (say, copied in by hand) next to this one.
+    extra = build_index_shards(X[:10], tmp_path / "t", factory="Flat", shard_size=10)
+    (tmp_path / "t.shard00000.faissindex").rename(tmp_path / "s.shard00009.faissindex")
+    with pytest.raises(ValueError, match="holds 4010 rows, not the 4000"):
+        OnDiskFaissIndex.load(path, X)
+    del extra
+
+
+@pytest.mark.parametrize("build", BUILDERS)
+def test_a_build_never_overwrites_a_file_it_did_not_write(X, tmp_path, build):
+    path = tmp_path / "data.npy"
+    np.save(path, np.arange(3))
+    with pytest.raises(ValueError, match="not an index written by"):
+        build(X, path, factory="IVF8,Flat", random_state=0)
+    assert np.load(path).tolist() == [0, 1, 2] and _files(tmp_path) == ["data.npy"]
+
+
+# -- a learner over an on-disk index saves without it --------------------------
+@pytest.mark.parametrize("build", BUILDERS)
+def test_learner_saves_with_the_index_by_reference(X, tmp_path, build):
+    import skseals
+
+    path = tmp_path / "idx"
+    index = build(X, path, factory="IVF8,Flat", shard_size=2000, random_state=0)
+    y = np.full(4000, -1)
+    y[:3], y[3:13] = 1, 0
+    learner = ActiveSearcher(
+        pool=KNNPool(10, index=index), batch_size=5, random_state=0
+    ).fit(X, y)
+    with pytest.raises(TypeError, match="include_index=False") as err:
+        learner.save(tmp_path / "session")
+    assert f"OnDiskFaissIndex.load({str(path)!r}, X)" in str(err.value)
+    with pytest.raises(TypeError, match="include_index=False"):
+        index.save(tmp_path / "copy")
+    assert not (tmp_path / "session").exists()
+    learner.save(tmp_path / "session", include_index=False)
+    resumed = skseals.load(
+        tmp_path / "session", X, index=OnDiskFaissIndex.load(path, X)
+    )
+    np.testing.assert_array_equal(resumed.query(), learner.query())
+
+
+def test_index_fitted_in_memory_still_saves_and_pickles(X, tmp_path):
+    index = OnDiskFaissIndex("Flat", metric="euclidean").fit(X[:500])
+    copy = pickle.loads(pickle.dumps(index))
+    assert copy.search_rows([7], 1)[1].tolist() == [[7]]
+    index.save(tmp_path / "mem")
+    assert (tmp_path / "mem").exists()

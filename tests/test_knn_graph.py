@@ -152,3 +152,94 @@ def test_neighbor_ids_are_search_rows_ids_without_distances():
     assert not np.isin(
         graph.neighbor_ids(rows, 8, exclude=exclude), exclude.ids()
     ).any()
+
+
+# -- tables from outside are checked (a bad id would crash the compiled loop) --
+def _saved(graph, tmp_path, neighbors=None, distances=None):
+    """Save ``graph``, then overwrite its tables with the ones given."""
+    path = tmp_path / "graph.npy"
+    graph.save(path)
+    if neighbors is not None:
+        np.save(path, neighbors)
+    if distances is not None:
+        np.save(str(path) + ".distances.npy", distances)
+    return path
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda t: np.where(np.arange(400)[:, None] == 15, 10**9, t), "row 15"),
+        (lambda t: np.where(t == t[3, 2], -7, t), "outside \\[0, 400\\)"),
+        (lambda t: t[:-1], "shape \\(399, 8\\)"),
+        (lambda t: t[:, :5], "shape \\(400, 5\\)"),
+        (lambda t: t.astype(np.float32), "integer array"),
+        (lambda t: t.ravel(), "integer array"),
+    ],
+)
+def test_load_refuses_a_table_of_other_rows(graph, tmp_path, change, match):
+    path = _saved(graph, tmp_path, change(np.array(graph.neighbors_)))
+    for mmap_mode in ("r", None):
+        with pytest.raises(ValueError, match=match):
+            KNNGraph.load(path, mmap_mode=mmap_mode)
+
+
+def test_load_refuses_distances_of_another_shape(graph, tmp_path):
+    path = _saved(graph, tmp_path, distances=np.zeros((400, 3), np.float32))
+    with pytest.raises(ValueError, match="distances"):
+        KNNGraph.load(path)
+
+
+def test_load_checks_ids_block_by_block(graph, tmp_path, monkeypatch):
+    import skseals.neighbors._graph as graph_module
+
+    table = np.array(graph.neighbors_)
+    table[397, 7] = 400  # in the last block only
+    monkeypatch.setattr(graph_module, "_CHECK_ENTRIES", 8 * 10)  # 10 rows a block
+    with pytest.raises(ValueError, match="row 397"):
+        KNNGraph.load(_saved(graph, tmp_path, table))
+
+    class Recorder:  # a table that records the rows read at once
+        shape, read = table.shape, []
+
+        def __getitem__(self, rows):
+            self.read.append(len(range(*rows.indices(400))))
+            return table[rows]
+
+    assert graph_module._first_bad_row(Recorder(), 400) == 397
+    assert len(Recorder.read) == 40 and max(Recorder.read) == 10
+
+
+def test_fit_refuses_an_index_returning_foreign_ids(X):
+    class Foreign(ExactIndex):
+        def search_rows(self, rows, n_neighbors, *, exclude=None):
+            D, I = super().search_rows(rows, n_neighbors, exclude=exclude)  # noqa: E741
+            return D, I + 1000
+
+    with pytest.raises(ValueError, match="outside \\[0, 400\\)"):
+        KNNGraph(n_neighbors=3, index=Foreign()).fit(X)
+
+
+def test_ids_are_int64_beyond_int32(X, graph, tmp_path):
+    from skseals import ActiveSearcher
+    from skseals.neighbors._graph import id_dtype
+    from skseals.pool import KNNPool
+
+    assert id_dtype(400) is np.int32 and id_dtype(2**31) is np.int32
+    assert id_dtype(2**31 + 1) is np.int64
+    wide = KNNGraph.load(
+        _saved(graph, tmp_path, np.array(graph.neighbors_, dtype=np.int64))
+    )
+    assert wide.neighbors_.dtype == np.int64
+    y = np.full(400, -1)
+    y[:3], y[3:13] = 1, 0
+    picks = [
+        ActiveSearcher(pool=KNNPool(5, index=g), batch_size=10, random_state=0)
+        .fit(X, y)
+        .query()
+        for g in (graph, wide)
+    ]
+    np.testing.assert_array_equal(picks[0], picks[1])
+    np.testing.assert_array_equal(
+        wide.neighbor_ids([0, 399], 8), graph.neighbor_ids([0, 399], 8)
+    )

@@ -136,6 +136,23 @@ def test_exact_ties_lower_row_first():
         assert I.tolist() == [[5, 7, 9]]
 
 
+def test_exact_near_ties_differ_by_rounding_only():
+    """Identical rows: their float32 BLAS distances may differ by rounding, with
+    the batch; exactly equal computed distances come lower row id first."""
+    rng = np.random.default_rng(5)
+    base = rng.normal(size=(300, 6))
+    X = np.vstack([base, base[:150], base[:60], base[:20]])[rng.permutation(530)]
+    index = ExactIndex().fit(X)
+    rows = np.arange(0, 530, 5)
+    D, I = index.search_rows(rows, 4)  # noqa: E741
+    for i, row in enumerate(rows):
+        D_one, I_one = index.search_rows([row], 4)
+        np.testing.assert_allclose(D_one[0], D[i], atol=1e-6)
+        np.testing.assert_array_equal(X[I_one[0]], X[I[i]])  # copies may trade
+    tied = np.diff(D, axis=1) == 0
+    assert tied.any() and (np.diff(I, axis=1)[tied] > 0).all()
+
+
 def test_cosine_zero_vector_is_finite():
     X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]])
     D, I = ExactIndex().fit(X).search(X, 3)  # noqa: E741
@@ -294,6 +311,27 @@ def test_hnsw_shared_index_two_bitmaps(small):
     _, I = index.search_rows(rows, 20, exclude=C)  # noqa: E741
     assert not C.contains(I[I >= 0]).any()
     assert np.isin(I, A.ids()[:50]).any()
+
+
+def test_hnsw_short_query_does_not_shorten_the_others():
+    """hnswlib refuses a whole batch when one query finds fewer than k rows;
+    each query must still get what it gets when searched alone."""
+    rng = np.random.default_rng(0)
+    X = np.vstack(
+        [np.repeat(rng.normal(size=(20, 8)), 40, axis=0), rng.normal(size=(200, 8))]
+    )
+    n = len(X)
+    index = _hnsw("euclidean", M=2, ef_construction=10, ef=10).fit(X)
+    exclude = _bitmap(n, rng.choice(n, n // 2, replace=False))
+    rows = np.arange(0, n, 7)
+    D, I = index.search_rows(rows, 60, exclude=exclude)  # noqa: E741
+    _check_result(D, I, n, 60, exclude)
+    found = (I >= 0).sum(axis=1)
+    assert (found == 60).sum() > len(rows) // 4 and (found < 60).any()
+    for i, row in enumerate(rows):
+        D_one, I_one = index.search_rows([row], 60, exclude=exclude)
+        np.testing.assert_array_equal(I_one[0], I[i])
+        np.testing.assert_array_equal(D_one[0], D[i])
 
 
 @settings(max_examples=20, deadline=None)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from numbers import Integral
@@ -32,6 +34,48 @@ _ANNOY_METRICS = {"cosine": "angular", "euclidean": "euclidean", "inner_product"
 logger = logging.getLogger(__name__)
 
 
+class _SharedLock:
+    """Any number of shared holders, or one exclusive holder.
+
+    A thread waiting for exclusive use holds back new shared holders, so a
+    steady stream of searches cannot starve a save. Not re-entrant.
+    """
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._shared = 0
+        self._exclusive = False
+        self._waiting = 0
+
+    @contextlib.contextmanager
+    def shared(self):
+        with self._cond:
+            self._cond.wait_for(lambda: not (self._exclusive or self._waiting))
+            self._shared += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._shared -= 1
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self):
+        with self._cond:
+            self._waiting += 1
+            try:
+                self._cond.wait_for(lambda: not (self._exclusive or self._shared))
+            finally:
+                self._waiting -= 1
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._exclusive = False
+                self._cond.notify_all()
+
+
 class AnnoyIndex(_BaseIndex):
     """Approximate nearest neighbours with an Annoy forest.
 
@@ -50,6 +94,11 @@ class AnnoyIndex(_BaseIndex):
     ``1 - cos``. Items cannot be added after the forest is built (refit
     instead). Annoy indexes do not pickle natively: pickling saves the forest
     to a temporary file and stores its bytes.
+
+    One fitted index may serve several learners and threads: searches run
+    concurrently, while :meth:`save` and pickling -- Annoy's ``save`` unmaps
+    the live forest and maps the written file -- wait for the searches in
+    progress and hold new ones back until they are done.
 
     Parameters
     ----------
@@ -136,6 +185,7 @@ class AnnoyIndex(_BaseIndex):
         index.build(self.n_trees, n_jobs=capped_n_threads(self.n_jobs))
         logger.info("annoy: built the trees in %.2f s", time.perf_counter() - t0)
         self.index_ = index
+        self._lock = _SharedLock()
 
     def _convert(self, dist):
         if self.metric == "cosine":
@@ -173,7 +223,10 @@ class AnnoyIndex(_BaseIndex):
                 answer(parts[0])
             return D, I
 
-        D, I = search_excluding(fetch, len(targets), k, exclude, self.n_samples_fit_)  # noqa: E741
+        with self._lock.shared():  # save() must not remap the forest meanwhile
+            D, I = search_excluding(  # noqa: E741
+                fetch, len(targets), k, exclude, self.n_samples_fit_
+            )
         return finish(D, I, k)
 
     def _search_vectors(self, V, k, exclude):
@@ -195,11 +248,13 @@ class AnnoyIndex(_BaseIndex):
     # -- persistence -------------------------------------------------------------
     def __getstate__(self):
         state = self.__dict__.copy()
+        state.pop("_lock", None)
         if "index_" in state:
             fd, tmp = tempfile.mkstemp(suffix=".ann")
             os.close(fd)
             try:
-                self.index_.save(tmp)  # the live index now maps tmp
+                with self._lock.exclusive():
+                    self.index_.save(tmp)  # the live index now maps tmp
                 with open(tmp, "rb") as f:
                     state["index_"] = f.read()
             finally:
@@ -209,6 +264,7 @@ class AnnoyIndex(_BaseIndex):
     def __setstate__(self, state):
         blob = state.get("index_")
         self.__dict__.update(state)
+        self._lock = _SharedLock()
         if blob is not None:
             fd, tmp = tempfile.mkstemp(suffix=".ann")
             with os.fdopen(fd, "wb") as f:
@@ -223,9 +279,11 @@ class AnnoyIndex(_BaseIndex):
         Parameters
         ----------
         path : str or path-like
-            Destination file (the live index memory-maps it afterwards).
+            Destination file (the live index memory-maps it afterwards; the
+            searches of other threads wait while it is written).
         """
-        self.index_.save(os.fspath(path))
+        with self._lock.exclusive():
+            self.index_.save(os.fspath(path))
         write_meta(path, self)
 
     @classmethod
@@ -247,6 +305,7 @@ class AnnoyIndex(_BaseIndex):
         index, _ = read_meta(path, cls)
         index.index_ = index._new_index(index.n_features_in_)
         index.index_.load(os.fspath(path), prefault=not mmap)
+        index._lock = _SharedLock()
         return index
 
 

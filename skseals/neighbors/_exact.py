@@ -38,8 +38,15 @@ class ExactIndex(_BaseIndex):
     number of queries at a time), so memory stays small however many rows are
     indexed; each block keeps its top ``k`` with :func:`numpy.argpartition`
     and the blocks are merged. Excluded rows are masked per block through
-    :meth:`RowBitmap.dense <skseals.utils.RowBitmap.dense>`. Ties are broken
-    deterministically: the lower row id comes first.
+    :meth:`RowBitmap.dense <skseals.utils.RowBitmap.dense>`.
+
+    Rows at exactly equal computed distances come lower row id first. The
+    distances are computed in float32 by BLAS, whose rounding depends on the
+    shape of each product (how many queries are searched together,
+    ``block_size``), so rows whose distances differ by less than that rounding
+    (about ``1e-7`` relative) -- identical rows included -- may come in either
+    order, or trade places at the ``k``-th result, and a query searched in
+    another batch may see them in another order.
 
     Parameters
     ----------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -32,6 +33,12 @@ class OnDiskFaissIndex(FaissIndex):
     through ``SearchParametersIVF``, which reaches every shard). The rows it
     was built on are read from ``X`` (e.g. a ``np.memmap``) only for the rows
     :meth:`search_rows` asks for; nothing the size of X is held in memory.
+
+    The index stays in the files its builder wrote: it pickles as their path
+    (loading checks they still hold ``n_samples_fit_`` rows), and
+    :meth:`save` refuses to copy it -- save a learner that uses it with
+    ``learner.save(path, include_index=False)`` and resume with
+    ``skseals.load(path, X, index=OnDiskFaissIndex.load(index_path, X))``.
 
     Parameters are those of :class:`FaissIndex`.
     """
@@ -65,7 +72,21 @@ class OnDiskFaissIndex(FaissIndex):
         self._finish_build(None)
         return self
 
+    def _open(self):
+        """Memory-map the files at ``path_``; check they hold the rows built."""
+        index = _read(self.path_)
+        if index.ntotal != self.n_samples_fit_:
+            raise ValueError(
+                f"the faiss index at {self.path_!r} holds {index.ntotal} rows, not "
+                f"the {self.n_samples_fit_} it was built on: files of another build "
+                "are mixed in. Build the index again at this path (the builders "
+                "delete an earlier build's files first), or use another path."
+            )
+        self.index_ = index
+
     def __getstate__(self):
+        if getattr(self, "path_", None) is None:  # fitted in memory by fit()
+            return super().__getstate__()
         # Pickle the files' path, not the index (it may not fit in memory), and
         # a file-backed X by reference.
         state = self.__dict__.copy()
@@ -76,9 +97,43 @@ class OnDiskFaissIndex(FaissIndex):
         return state
 
     def __setstate__(self, state):
+        if state.get("path_") is None:
+            super().__setstate__(state)
+            return
         self.__dict__.update(state)
-        if "path_" in state:
-            self.index_ = _read(state["path_"])
+        self._open()
+
+    def save(self, path):
+        """Refuse to copy an index made by a builder: its files are the saved index.
+
+        faiss cannot write a sharded index, nor the inverted lists of an
+        on-disk one, into one file, and copying an index larger than memory
+        into a saved learner session is rarely wanted. The files at
+        ``path_`` already hold the index: reload them with :meth:`load`. An
+        index fitted in memory with ``fit`` is saved as by
+        :meth:`FaissIndex.save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Destination file (only for an index fitted in memory).
+
+        Raises
+        ------
+        TypeError
+            For an index made by :func:`build_ondisk_ivf` or
+            :func:`build_index_shards`.
+        """
+        if getattr(self, "path_", None) is None:  # fitted in memory by fit()
+            return super().save(path)
+        raise TypeError(
+            "save() does not copy an OnDiskFaissIndex: it lives in the files "
+            f"written at {self.path_!r}, which faiss cannot write into one file. "
+            "Save a learner that uses it with learner.save(path, "
+            "include_index=False) and resume it with skseals.load(path, X, "
+            f"index=OnDiskFaissIndex.load({self.path_!r}, X)) (or the KNNGraph "
+            "built over it, loaded with KNNGraph.load(..., index=...))."
+        )
 
     @classmethod
     def load(cls, path, X=None, *, mmap=True):
@@ -102,23 +157,65 @@ class OnDiskFaissIndex(FaissIndex):
         index, meta = read_meta(path, cls)
         index.factory_ = meta["factory_"]
         index.path_ = os.fspath(path)
-        index.index_ = _read(index.path_)
+        index._open()
         return index._attach(X)
+
+
+def _built_files(path, prefix, suffix):
+    """Names of the files ``path + prefix + ... + suffix`` in ``path``'s directory."""
+    directory, base = os.path.split(path)
+    try:
+        names = os.listdir(directory or ".")
+    except FileNotFoundError:
+        return []
+    return sorted(
+        os.path.join(directory, f)
+        for f in names
+        if f.startswith(base + prefix) and f.endswith(suffix)
+    )
+
+
+def _written_by_builder(path):
+    """Whether ``path.json`` says a builder of this module wrote the index at path."""
+    try:
+        with open(path + ".json", encoding="utf-8") as f:
+            return json.load(f).get("class") == OnDiskFaissIndex.__name__
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _remove_earlier_build(path):
+    """Delete the files an earlier build left at ``path``; never others' files.
+
+    Shard and temporary files are recognised by their names; ``path``,
+    ``path.ivfdata`` and ``path.json`` are deleted when ``path.json`` names an
+    OnDiskFaissIndex or ``path.ivfdata`` exists. Any other file at ``path`` (or
+    ``path.json``) raises ValueError. Files are unlinked, not rewritten: an
+    index still mapping them keeps working (POSIX) until it is released.
+    """
+    ours = _written_by_builder(path) or os.path.exists(path + ".ivfdata")
+    if not ours and (os.path.lexists(path) or os.path.lexists(path + ".json")):
+        raise ValueError(
+            f"path={path!r} (or {path + '.json'!r}) exists and is not an index "
+            "written by build_ondisk_ivf or build_index_shards: choose another "
+            "path, or delete it first."
+        )
+    stale = _built_files(path, ".shard", ".faissindex")
+    stale += _built_files(path, ".add", ".tmp")
+    if ours:
+        own = (path, path + ".ivfdata", path + ".json")
+        stale += [fname for fname in own if os.path.lexists(fname)]
+    for fname in stale:
+        os.remove(fname)
 
 
 def _read(path):
     """The faiss index (or shards) written at ``path``, memory-mapped."""
-    shards = sorted(
-        f
-        for f in os.listdir(os.path.dirname(path) or ".")
-        if f.startswith(os.path.basename(path) + ".shard") and f.endswith(".faissindex")
-    )
     if os.path.exists(path):  # one merged index with on-disk inverted lists
         return faiss.read_index(path, faiss.IO_FLAG_ONDISK_SAME_DIR)
-    directory = os.path.dirname(path) or "."
     index = None
-    for name in shards:
-        shard = faiss.read_index(os.path.join(directory, name), faiss.IO_FLAG_MMAP)
+    for fname in _built_files(path, ".shard", ".faissindex"):
+        shard = faiss.read_index(fname, faiss.IO_FLAG_MMAP)
         if index is None:
             index = faiss.IndexShards(shard.d, False, False)
             index.metric_type = shard.metric_type
@@ -190,7 +287,7 @@ def _finish(X, path, factory, metric, nprobe, random_state):
     index.n_samples_fit_, index.n_features_in_ = int(X.shape[0]), int(X.shape[1])
     index.factory_ = factory
     index.path_ = os.fspath(path)
-    index.index_ = _read(index.path_)
+    index._open()
     write_meta(path, index, factory_=factory)
     return index._attach(X)
 
@@ -218,6 +315,11 @@ def build_ondisk_ivf(
     file (``faiss.contrib.ondisk.merge_ondisk``) and deletes the shard files.
     Writes ``path`` (the index), ``path.ivfdata`` (the lists) and
     ``path.json``.
+
+    An index built earlier at ``path`` (by either builder) is replaced: its
+    files are deleted first, so none of them is mixed into the new index (an
+    index object still open on them keeps working until released). Files at
+    ``path`` that no builder wrote are never overwritten: ValueError.
 
     Parameters
     ----------
@@ -263,9 +365,10 @@ def build_ondisk_ivf(
     _check(X, metric)
     t0 = time.perf_counter()
     path = os.fspath(path)
-    trained = _trained(X, factory, metric, train_size, random_state)
-    if faiss.try_extract_index_ivf(trained) is None:
+    if faiss.try_extract_index_ivf(faiss.index_factory(X.shape[1], factory)) is None:
         raise ValueError(f"factory={factory!r} is not an IVF index: use 'IVF...'.")
+    _remove_earlier_build(path)
+    trained = _trained(X, factory, metric, train_size, random_state)
     blob = faiss.serialize_index(trained)
     shards = _add_shards(
         lambda b, s, e, *a: _add_shard(b, s, e, *a, f"{path}.add{s}.tmp", False),
@@ -314,6 +417,11 @@ def build_index_shards(
     labeled rows and ``nprobe`` -- to every shard (``IndexShardsIVF`` would
     drop the selector).
 
+    An index built earlier at ``path`` (by either builder) is replaced: its
+    files -- shard files included, whatever their number -- are deleted
+    first (an index object still open on them keeps working until released).
+    Files at ``path`` that no builder wrote are never overwritten: ValueError.
+
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
@@ -345,6 +453,7 @@ def build_index_shards(
     _check(X, metric)
     t0 = time.perf_counter()
     path = os.fspath(path)
+    _remove_earlier_build(path)
     blob = faiss.serialize_index(_trained(X, factory, metric, train_size, random_state))
 
     def shard(block, start, stop, blob, metric):

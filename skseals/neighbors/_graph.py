@@ -19,6 +19,75 @@ from ._resolve import make_index
 
 __all__ = ["KNNGraph"]
 
+#: Table entries whose ids are checked at once: a memory-mapped table is read
+#: a block at a time, never held in memory whole.
+_CHECK_ENTRIES = 1 << 22
+
+
+def id_dtype(n_rows: int) -> type:
+    """The dtype of a table of row ids: int32 if every id fits, else int64."""
+    return np.int32 if n_rows - 1 <= np.iinfo(np.int32).max else np.int64
+
+
+def _first_bad_row(ids, n_rows):
+    """First row of ``ids`` holding an id other than -1 outside [0, n_rows), or None.
+
+    Read ``_CHECK_ENTRIES`` entries at a time.
+    """
+    step = max(1, _CHECK_ENTRIES // max(1, ids.shape[1]))
+    for start in range(0, ids.shape[0], step):
+        block = np.asarray(ids[start : start + step])
+        if block.size and (block.min() < -1 or block.max() >= n_rows):
+            bad = ((block < -1) | (block >= n_rows)).any(axis=1)
+            return start + int(np.flatnonzero(bad)[0])
+    return None
+
+
+def check_tables(neighbors, distances, n_samples, n_neighbors, source):
+    """Check a neighbour table (and its distances) from ``source`` before use.
+
+    The compiled SEALS loop reads the table without bounds checks, so a table
+    of other rows would crash the process; this refuses it with a ValueError.
+    """
+    if (
+        not isinstance(neighbors, np.ndarray)
+        or neighbors.ndim != 2
+        or neighbors.dtype.kind not in "iu"
+    ):
+        raise ValueError(
+            f"{source} must be a 2-d integer array of row ids, got "
+            f"{type(neighbors).__name__} of dtype {getattr(neighbors, 'dtype', '?')} "
+            f"and shape {getattr(neighbors, 'shape', '?')}: pass the file written "
+            "by KNNGraph.save."
+        )
+    if neighbors.shape != (n_samples, n_neighbors):
+        raise ValueError(
+            f"{source} has shape {neighbors.shape} but the graph holds "
+            f"{n_samples} rows of {n_neighbors} neighbours (n_samples_fit_, "
+            "n_neighbors): the table and its .json do not belong together; "
+            "save the graph again with KNNGraph.save."
+        )
+    if (
+        not isinstance(distances, np.ndarray)
+        or distances.shape != neighbors.shape
+        or distances.dtype.kind != "f"
+    ):
+        raise ValueError(
+            f"the distances of {source} must be a float array of shape "
+            f"{neighbors.shape}, got {type(distances).__name__} of dtype "
+            f"{getattr(distances, 'dtype', '?')} and shape "
+            f"{getattr(distances, 'shape', '?')}: save the graph again with "
+            "KNNGraph.save."
+        )
+    bad = _first_bad_row(neighbors, n_samples)
+    if bad is not None:
+        raise ValueError(
+            f"{source} holds row ids outside [0, {n_samples}) (first in row "
+            f"{bad}; -1 marks a missing neighbour): it was not built on these "
+            f"{n_samples} rows. Rebuild it with KNNGraph(...).fit(X) on the rows "
+            "it is used with."
+        )
+
 
 def _graph_batch(block, start, stop, index, k):
     """Neighbour table rows ``start:stop``: ``k + 1`` searched, the row dropped."""
@@ -65,8 +134,9 @@ class KNNGraph(_BaseIndex):
 
     Attributes
     ----------
-    neighbors_ : ndarray of shape (``n_samples_fit_``, n_neighbors), int32
-        Neighbour row ids, nearest first, ``-1`` padded.
+    neighbors_ : ndarray of shape (``n_samples_fit_``, n_neighbors)
+        Neighbour row ids, nearest first, ``-1`` padded: int32, or int64 when
+        ``n_samples_fit_`` exceeds ``2**31`` (any integer dtype once loaded).
     distances_ : ndarray of shape (``n_samples_fit_``, n_neighbors), float32
         Their distances, ``inf`` where missing.
     index_ : BaseNeighborIndex or None
@@ -137,7 +207,7 @@ class KNNGraph(_BaseIndex):
             index = clone(index).fit(X)
         self.n_samples_fit_ = None
         self.index_ = index
-        neighbors = np.full((n, k), -1, dtype=np.int32)
+        neighbors = np.full((n, k), -1, dtype=id_dtype(n))
         distances = np.full((n, k), np.inf, dtype=np.float32)
         # Batches run through joblib: parallel_config(backend="dask") searches
         # them on a Dask cluster (the index is shipped once per worker).
@@ -147,6 +217,12 @@ class KNNGraph(_BaseIndex):
             total = -(-n // self.batch_size)
             parts = tqdm(parts, desc="kNN graph", unit="batch", total=total)
         for start, I, D in parts:  # noqa: E741
+            if _first_bad_row(I, n) is not None:
+                raise ValueError(
+                    f"index returned row ids outside [0, {n}): it is not an index "
+                    "over the rows of X. Pass an index fitted on X, or an "
+                    "unfitted one."
+                )
             neighbors[start : start + I.shape[0]] = I
             distances[start : start + I.shape[0]] = D
         self.neighbors_, self.distances_ = neighbors, distances
@@ -260,6 +336,13 @@ class KNNGraph(_BaseIndex):
     ) -> KNNGraph:
         """Load a graph written by :meth:`save`, memory-mapped by default.
 
+        The tables are checked first: the neighbour table must be a 2-d integer
+        array of shape ``(n_samples_fit_, n_neighbors)`` (from ``path.json``)
+        whose ids are all ``-1`` or in ``[0, n_samples_fit_)`` -- read block by
+        block, so a memory-mapped table is never held in memory whole -- and
+        the distances must have the same shape. A table of other rows raises
+        ValueError here rather than crashing a search later.
+
         Parameters
         ----------
         path : str or path-like
@@ -275,10 +358,16 @@ class KNNGraph(_BaseIndex):
             A fitted graph.
         """
         graph, _ = read_meta(path, cls)
-        graph.neighbors_ = np.load(path, mmap_mode=mmap_mode)
-        graph.distances_ = np.load(
-            os.fspath(path) + ".distances.npy", mmap_mode=mmap_mode
+        neighbors = np.load(path, mmap_mode=mmap_mode)
+        distances = np.load(os.fspath(path) + ".distances.npy", mmap_mode=mmap_mode)
+        check_tables(
+            neighbors,
+            distances,
+            graph.n_samples_fit_,
+            graph.n_neighbors,
+            f"the neighbour table in {os.fspath(path)!r}",
         )
+        graph.neighbors_, graph.distances_ = neighbors, distances
         if index is not None:
             make_index(index, None, graph.n_samples_fit_)
             if getattr(index, "n_samples_fit_", None) is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import weakref
@@ -183,24 +184,58 @@ class HNSWIndex(_BaseIndex):
         self._marked = np.array(target, dtype=np.int64)
         self._mirror = key
 
+    def _query(self, V, k, ef):
+        """``knn_query`` with ``ef``; None when a query found fewer than ``k``."""
+        self.index_.set_ef(ef)
+        try:
+            return self.index_.knn_query(V, k=k, num_threads=self._threads())
+        except RuntimeError:
+            return None
+
+    def _answer(self, V, queries, k, ef, labels, dist):
+        """Fill the results of ``queries``; return those that found fewer than k.
+
+        hnswlib refuses a whole batch when one query comes up short, so a
+        refused batch is split in halves, down to the queries at fault.
+        """
+        parts, short = [queries], []
+        while parts:
+            part = parts.pop()
+            found = self._query(V[part], k, ef)
+            if found is not None:
+                labels[part], dist[part] = found
+            elif part.size == 1:
+                short.append(part)
+            else:
+                parts += [part[part.size // 2 :], part[: part.size // 2]]
+        return np.concatenate(short) if short else queries[:0]
+
     def _knn(self, V, k, n_allowed):
-        index = self.index_
+        """``k`` nearest allowed rows of each query, each as if searched alone.
+
+        A query that finds fewer than ``k`` rows is searched again (alone among
+        the others, which keep their results) with ``ef`` four times wider, up
+        to the number of allowed rows, and then for the most rows it can fill
+        (``-1`` / ``inf`` padded).
+        """
         k = min(k, n_allowed)
+        dist, labels = empty_result(V.shape[0], k)
         ef = max(self.ef, k)
-        while True:
-            index.set_ef(ef)
-            try:
-                labels, dist = index.knn_query(V, k=k, num_threads=self._threads())
-                return labels.astype(np.int64), dist
-            except RuntimeError:
-                # Fewer than k found for some query: search wider, then ask less.
-                if ef < n_allowed:
-                    ef = min(n_allowed, 4 * ef)
-                elif k > 1:
-                    k //= 2
+        short = self._answer(V, np.arange(V.shape[0]), k, ef, labels, dist)
+        while short.size and ef < n_allowed:
+            ef = min(n_allowed, 4 * ef)
+            short = self._answer(V, short, k, ef, labels, dist)
+        for q in short.tolist():  # the most rows it can fill: bisect on k
+            have, lack = 0, k  # k = have succeeds, k = lack fails
+            while lack - have > 1:
+                mid = (have + lack) // 2
+                found = self._query(V[q : q + 1], mid, ef)
+                if found is None:
+                    lack = mid
                 else:
-                    dist, labels = empty_result(V.shape[0], 1)
-                    return labels, dist
+                    have = mid
+                    labels[q, :mid], dist[q, :mid] = found[0][0], found[1][0]
+        return labels, dist
 
     def _search_vectors(self, V, k, exclude):
         n_allowed = self.n_samples_fit_ - (len(exclude) if exclude is not None else 0)
@@ -219,9 +254,16 @@ class HNSWIndex(_BaseIndex):
 
     # -- persistence -------------------------------------------------------------
     def __getstate__(self):
-        state = self.__dict__.copy()
-        for key in ("_lock", "_mirror"):
-            state.pop(key, None)
+        # The graph's deletion marks and ``_marked`` change with every search
+        # of another thread: snapshot both together, under the search lock.
+        lock = self.__dict__.get("_lock") or contextlib.nullcontext()
+        with lock:
+            state = self.__dict__.copy()
+            for key in ("_lock", "_mirror"):
+                state.pop(key, None)
+            if "index_" in state:
+                state["_marked"] = self._marked.copy()
+                state["index_"] = _GraphSnapshot(self.index_)
         return state
 
     def __setstate__(self, state):
@@ -271,3 +313,24 @@ class HNSWIndex(_BaseIndex):
         index.index_.set_ef(index.ef)
         index._reset_marks()
         return index
+
+
+class _GraphSnapshot:
+    """A copy of an hnswlib index taken now, which unpickles as an hnswlib index.
+
+    hnswlib's own pickling copies the graph only when the pickler reaches it,
+    by then possibly out of the lock that kept it consistent.
+    """
+
+    def __init__(self, index):
+        self._type = type(index)
+        self._state = index.__getstate__()  # a copy of the graph and its marks
+
+    def __reduce__(self):
+        return _rebuild_graph, (self._type, self._state)
+
+
+def _rebuild_graph(cls, state):
+    index = cls.__new__(cls)
+    index.__setstate__(state)
+    return index
