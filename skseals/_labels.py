@@ -6,6 +6,7 @@ import numpy as np
 
 from .base import UNLABELED
 from .utils import check_label_values
+from .utils._validation import check_class_values
 
 __all__ = ["LabelStore", "SKIPPED_CODE", "UNLABELED_CODE"]
 
@@ -33,6 +34,7 @@ class LabelStore:
         self.numeric = _is_numeric_dtype(y.dtype)
         labeled = np.flatnonzero(y != UNLABELED)
         seen = list(dict.fromkeys(y[labeled].tolist()))
+        check_class_values(seen, [], y.dtype, name="y")
         if fixed_classes is not None:
             extra = [v for v in seen if v not in fixed_classes]
             if extra:
@@ -122,8 +124,13 @@ class LabelStore:
         """Check labels for ``indices``; return the codes and new classes.
 
         Raises without changing anything. ``indices`` are already validated.
+        Every label must be stored exactly by y's dtype and every new class
+        must sort with the others (see ``check_class_values``), so that
+        ``class_array`` and ``classes`` never fail once labels are applied.
         """
-        labels = check_label_values(labels, indices.shape[0], self.numeric)
+        labels = check_label_values(
+            labels, indices.shape[0], self.numeric, dtype=self.dtype
+        )
         already = indices[self.codes[indices] >= 0]
         if already.size:
             raise ValueError(
@@ -151,6 +158,8 @@ class LabelStore:
                     new_values.append(value)
                     code = len(self.values) + len(new_values) - 1
             codes[i] = code
+        if new_values:
+            check_class_values(new_values, self.values, self.dtype)
         return codes, new_values
 
     def apply(self, indices, codes, new_values):

@@ -95,12 +95,39 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         -------
         self : object
             The fitted learner.
+
+        Raises
+        ------
+        ValueError, TypeError
+            On bad input, or an estimator that cannot serve the query strategy
+            (while one class only is labeled, checked on a small probe fit).
+            The learner is then left exactly as it was, and no journal is
+            created.
+
+        Notes
+        -----
+        ``fit`` opens the file of the ``journal`` parameter: it stays the
+        journal in force, where ``teach()`` appends, until the next ``fit``,
+        even if ``set_params`` changes the parameter in between.
         """
         with self._state_lock(), limit_threads():
-            return self._fit(X, y)
+            before = dict(self.__dict__)
+            rng = self.random_state
+            rng_state = (
+                rng.get_state() if isinstance(rng, np.random.RandomState) else None
+            )
+            try:
+                return self._fit(X, y)
+            except BaseException:
+                self.__dict__.clear()
+                self.__dict__.update(before)
+                if rng_state is not None:
+                    rng.set_state(rng_state)
+                raise
 
     def _fit(self, X, y):
         from .query import make_strategy
+        from .utils._validation import check_strategy_when_cold
 
         self._validate_params()
         if self.estimator is not None and not callable(
@@ -136,7 +163,18 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         self._check_seed_labels(labels)
         strategy = make_strategy(self.query_strategy)
         pool = make_pool(self.pool)
-        self._open_journal(X, labels)  # replays an existing journal onto labels
+        header = self._open_journal(X, labels)  # replays an existing journal
+        present = labels.present_classes()
+        if len(present) == 1:  # cold start: probe the model the 2nd class brings
+            check_strategy_when_cold(
+                strategy,
+                self._make_estimator(),
+                X,
+                labels.labeled_rows,
+                present[0],
+                labels.values,
+                self._positive_value(),
+            )
 
         self.random_state_ = check_random_state(self.random_state)
         self.X_ = X
@@ -158,6 +196,7 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         self.pool_ = pool
         self._timing["knn_seconds"] += pool.pop_knn_seconds()
         self._refit()
+        self._create_journal(header)
         return self
 
     def _check_target(self, y_labeled):
@@ -175,12 +214,18 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         return max(present, key=self._labels.count)  # the background class
 
     def _fit_estimator(self, rows, values):
-        if np.unique(values).shape[0] >= 2:
-            est = clone(self._make_estimator()).fit(self.X_[rows], values)
-            if self.query_strategy_.requires_estimator:
-                self.query_strategy_.check_estimator(est)
-            return est
-        return CentroidClassifier().fit(self.X_[rows], values)
+        from .utils._validation import check_strategy_scores
+
+        X = self.X_[rows]
+        if np.unique(values).shape[0] < 2:
+            return CentroidClassifier().fit(X, values)
+        est = clone(self._make_estimator()).fit(X, values)
+        pos = self._positive_value()
+        n_pos = self._labels.count(pos) if pos is not None else 0
+        n_neg = self._labels.n_labeled - n_pos
+        # a strategy that cannot use this model fails here, not in query()
+        check_strategy_scores(self.query_strategy_, est, X[:1], pos, n_pos, n_neg)
+        return est
 
     def _pseudo_negative_rows(self, ranker):
         """Draw this refit's pseudo-negatives with ``ranker``'s ranking."""
@@ -209,32 +254,70 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         return rows, neg
 
     def _refit(self):
+        """Refit on every label; if that fails, keep the previous model.
+
+        Without a previous model (in ``fit``) the error is raised. Otherwise
+        ``estimator_`` and ``pseudo_negatives_`` stay those of the last refit
+        that succeeded (``_model_rows``: the labeled rows it was trained on),
+        everything else is updated, the round's ``history_`` entry holds the
+        error and a ``FitFailedWarning`` tells why (see ``teach``).
+        """
+        import warnings
+
+        from sklearn.exceptions import FitFailedWarning
+
         t0 = time.perf_counter()
         rows, values = self._labels.training_set()
-        ranker = getattr(self, "estimator_", None)
-        if ranker is None:
-            ranker = self._fit_estimator(rows, values)
-        pseudo, neg = self._pseudo_negative_rows(ranker)
-        if pseudo.size:
-            rows = np.concatenate([rows, pseudo])
-            values = np.concatenate(
-                [values, np.full(pseudo.shape[0], neg, dtype=values.dtype)]
-            )
-            self.estimator_ = self._fit_estimator(rows, values)
-        elif ranker is not getattr(self, "estimator_", None):
-            self.estimator_ = ranker
+        previous = getattr(self, "estimator_", None)
+        failure = None
+        try:
+            ranker = previous
+            if ranker is None:
+                ranker = self._fit_estimator(rows, values)
+            pseudo, neg = self._pseudo_negative_rows(ranker)
+            if pseudo.size:
+                estimator = self._fit_estimator(
+                    np.concatenate([rows, pseudo]),
+                    np.concatenate(
+                        [values, np.full(pseudo.shape[0], neg, dtype=values.dtype)]
+                    ),
+                )
+            elif ranker is not previous:
+                estimator = ranker
+            else:
+                estimator = self._fit_estimator(rows, values)
+        except BaseException as exc:
+            if previous is None:
+                raise
+            failure = exc
         else:
-            self.estimator_ = self._fit_estimator(rows, values)
-        self.pseudo_negatives_ = pseudo
+            self.estimator_ = estimator
+            self.pseudo_negatives_ = pseudo
+            self._model_rows = rows
         self.classes_ = self._labels.classes()
         self.n_labeled_ = self._labels.n_labeled
         self._after_labels()
-        self._record_round(training_seconds=time.perf_counter() - t0)
+        error = None if failure is None else f"{type(failure).__name__}: {failure}"
+        self._record_round(time.perf_counter() - t0, refit_error=error)
+        if failure is not None and not isinstance(failure, Exception):
+            raise failure  # interrupted: the state is consistent, stop
+        if error is not None:
+            kept = "kept and journaled" if self._journal_path else "kept"
+            warnings.warn(
+                f"The estimator could not be refit on the {rows.shape[0]} labeled "
+                f"rows ({error}). Every label is {kept}; the model fitted on "
+                f"{self._model_rows.shape[0]} of them stays in use and each "
+                "teach() tries again. To train on every label, set an estimator "
+                "or query_strategy that fits them and fit again (with the same "
+                "journal, or y=labels_).",
+                FitFailedWarning,
+                stacklevel=4,
+            )
 
     def _after_labels(self):
         """Hook for subclasses to update counters after labels change."""
 
-    def _record_round(self, training_seconds):
+    def _record_round(self, training_seconds, refit_error=None):
         entry = {
             "round": len(self.history_),
             "n_labeled": self._labels.n_labeled,
@@ -244,6 +327,8 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             "training_seconds": training_seconds,
         }
         entry.update(self._extra_history())
+        if refit_error is not None:
+            entry["refit_error"] = refit_error
         self.history_.append(entry)
         self._timing = {"selection_seconds": 0.0, "knn_seconds": 0.0}
 
@@ -448,7 +533,22 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         Raises
         ------
         ValueError, TypeError
-            On bad input, naming the argument; the learner is left unchanged.
+            On bad input, naming the argument; the learner and its journal are
+            left exactly as they were. A label must be one y's dtype stores
+            exactly (2.0 on integer y, not 2.5, inf or a value out of range)
+            and, if it is a new class, sort with the other classes.
+
+        Warns
+        -----
+        FitFailedWarning
+            When the estimator cannot be refit (it raises, or cannot serve the
+            query strategy with the new classes). No label is lost: the labels
+            are recorded and journaled, ``labels_``, ``n_labeled_``,
+            ``classes_`` and ``history_`` are current, the previous model stays
+            in ``estimator_`` (with its ``pseudo_negatives_``), the round's
+            ``history_`` entry holds the error as ``"refit_error"``, and each
+            later ``teach()`` tries the refit again. ``teach`` does not raise
+            then: its labels are kept, and teaching them again would be refused.
         """
         with self._state_lock(), limit_threads():
             check_is_fitted(self, "X_")

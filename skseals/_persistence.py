@@ -36,9 +36,27 @@ def _registry():
     return names
 
 
+def _rng_to_json(rng):
+    _, keys, pos, has_gauss, cached = rng.get_state()
+    return [keys.tolist(), int(pos), int(has_gauss), float(cached)]
+
+
+def _rng_from_json(value):
+    keys, pos, has_gauss, cached = value
+    rng = np.random.RandomState()
+    rng.set_state(
+        ("MT19937", np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached)
+    )
+    return rng
+
+
 def _param_to_json(value, saved_index):
     if value is None or isinstance(value, (bool, str)):
         return value
+    if isinstance(value, os.PathLike):  # e.g. journal=pathlib.Path(...)
+        return os.fsdecode(value)
+    if isinstance(value, np.random.RandomState):
+        return {"__random_state__": _rng_to_json(value)}
     if isinstance(value, (int, float, np.integer, np.floating)):
         return value.item() if isinstance(value, np.generic) else value
     if isinstance(value, BaseNeighborIndex) and getattr(value, "n_samples_fit_", None):
@@ -56,14 +74,22 @@ def _param_to_json(value, saved_index):
         }
     raise TypeError(
         f"Cannot save parameter value {value!r} of type {type(value).__name__}: "
-        "sessions store numbers, strings and skseals components (estimators go "
-        "through skops)."
+        "sessions store numbers, strings, paths, RandomState instances and skseals "
+        "components (estimators go through skops)."
     )
 
 
 def _param_from_json(value, index):
     if isinstance(value, dict):
+        if "__random_state__" in value:
+            return _rng_from_json(value["__random_state__"])
         if value.get("__index__"):
+            if index is None:
+                raise ValueError(
+                    "This session's pool uses a prebuilt index that was saved "
+                    "without it (include_index=False): pass that index, fitted on "
+                    "X, as skseals.load(path, X, index=...)."
+                )
             return index
         registry = _registry()
         name = value.get("__class__")

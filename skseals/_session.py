@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from contextlib import contextmanager
 
@@ -48,25 +49,38 @@ class SessionMixin:
         }
 
     def _open_journal(self, X, labels):
-        """Create the journal, or replay it on top of ``labels`` (fit)."""
+        """Make ``journal`` the journal in force; replay it on ``labels`` (fit).
+
+        The file opened here is where ``teach()`` appends until the next
+        ``fit``, whatever ``set_params(journal=...)`` says in between. Returns
+        the header of a journal to create once ``fit`` succeeds (see
+        ``_create_journal``), or None when there is nothing to create.
+        """
         self._journal_records = 0
+        self._journal_path = None
         if self.journal is None:
-            return
-        journal = Journal(self.journal)
+            return None
+        self._journal_path = os.fspath(self.journal)
+        journal = Journal(self._journal_path)
         header = self._journal_header(X, labels)
         if not journal.exists():
-            journal.create(header)
-            return
+            return header
         found, records = journal.read()
         journal.check_header(found, header)
         for record in records:
             _replay(labels, record)
         self._journal_records = len(records)
+        return None
+
+    def _create_journal(self, header):
+        """Write the header of a new journal (the last step of ``fit``)."""
+        if header is not None:
+            Journal(self._journal_path).create(header)
 
     def _journal_append(self, idx, labels):
-        if self.journal is not None:
+        if self._journal_path is not None:
             values = np.asarray(labels, dtype=object).ravel()
-            Journal(self.journal).append(idx, values)
+            Journal(self._journal_path).append(idx, values)
             self._journal_records += 1
 
     # -- save / restore --------------------------------------------------------
@@ -109,6 +123,8 @@ class SessionMixin:
             "pseudo_negatives": self.pseudo_negatives_,
             "rng_keys": keys,
         }
+        if self._model_rows.shape[0] != labels.n_labeled:  # the last refit failed
+            arrays["model_rows"] = self._model_rows
         arrays.update({f"pool__{k}": v for k, v in self.pool_.get_state().items()})
         return {
             "format": "skseals-session",
@@ -127,10 +143,13 @@ class SessionMixin:
                 "pos": int(pos),
                 "has_gauss": int(has_gauss),
                 "cached_gaussian": float(cached),
+                # random_state=RandomState(...): the param is the state in use
+                "is_param": self.random_state_ is self.random_state,
             },
             "history": self.history_,
             "timing": self._timing,
             "journal_records": self._journal_records,
+            "journal": self._journal_path,
             "arrays": arrays,
         }
 
@@ -143,7 +162,11 @@ class SessionMixin:
         X = validate_data(self, X, dtype=[np.float32, np.float64], reset=True)
         n = X.shape[0]
         labels = LabelStore.from_state(n, state["labels"], arrays)
-        rng = np.random.RandomState()
+        rng = self.random_state
+        if not isinstance(rng, np.random.RandomState) or not state["rng"].get(
+            "is_param"
+        ):
+            rng = np.random.RandomState()  # else one object again, as in fit
         rng.set_state(
             (
                 "MT19937",
@@ -166,7 +189,12 @@ class SessionMixin:
         self.pool_ = make_pool(self.pool).set_state(
             X, self.excluded_, pool_state, index=index
         )
-        rows, values = labels.training_set()
+        # the model in use: fitted on every label, or before a failed refit
+        self._model_rows = arrays.get("model_rows", labels.labeled_rows)
+        if not np.isin(self._model_rows, labels.labeled_rows).all():
+            raise ValueError("saved model rows are not labeled rows.")
+        rows = self._model_rows.astype(np.int64)
+        values = labels.class_array()[labels.codes[rows]]
         pseudo = arrays["pseudo_negatives"].astype(np.int64)
         if pseudo.size:
             neg = self._negative_value()
@@ -180,8 +208,10 @@ class SessionMixin:
         self.history_ = [dict(h) for h in state["history"]]
         self._timing = dict(state["timing"])
         self._journal_records = state["journal_records"]
-        if self.journal is not None and Journal(self.journal).exists():
-            _, records = Journal(self.journal).read()
+        path = state.get("journal", self.journal)  # the journal in force
+        self._journal_path = None if path is None else os.fspath(path)
+        if self._journal_path is not None and Journal(self._journal_path).exists():
+            _, records = Journal(self._journal_path).read()
             for record in records[self._journal_records :]:  # taught after the save
                 idx = np.asarray(record["rows"], dtype=np.int64)
                 codes, new = self._labels.prepare(idx, record["labels"])

@@ -16,12 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import GaussianNB
 from sklearn.svm import LinearSVC
 
 import skseals
 from skseals import UNLABELED, ActiveLearner, ActiveSearcher
+from skseals.neighbors import ExactIndex
 from skseals.pool import KNNPool, RandomSubsetPool
 from skseals.query import MaxEntropy
 
@@ -38,16 +40,35 @@ def _data(n=120, seed=0):
     return X, y, y_true
 
 
+def _as_strings(y):
+    out = np.full(len(y), UNLABELED, dtype=object)
+    out[y == 0], out[y == 1] = "cat", "dog"
+    return out
+
+
 X0, Y0, YT0 = _data()
+Y3 = np.r_[np.arange(3), np.full(len(Y0) - 3, UNLABELED)]  # three classes
 
 
-def _fitted(cls=ActiveLearner, **params):
+def _fitted(cls=ActiveLearner, y=Y0, y_true=YT0, **params):
     params.setdefault("pool", KNNPool(10, index="exact"))
-    learner = cls(batch_size=4, random_state=0, **params).fit(X0, Y0)
+    learner = cls(batch_size=4, random_state=0, **params).fit(X0, y)
     rows = learner.query()
-    learner.teach(rows, YT0[rows])
+    learner.teach(rows, y_true[rows])
     learner.query()  # leave pending rows
     return learner
+
+
+# what Case.on names: a fitted learner whose state must not change
+LEARNERS = {
+    "learner": lambda **kw: _fitted(ActiveLearner, **kw),
+    "searcher": lambda **kw: _fitted(ActiveSearcher, **kw),
+    "int8 learner": lambda **kw: _fitted(y=Y0.astype(np.int8), **kw),
+    "float learner": lambda **kw: _fitted(y=Y0.astype(float), **kw),
+    "string learner": lambda **kw: _fitted(
+        y=_as_strings(Y0), y_true=_as_strings(YT0), **kw
+    ),
+}
 
 
 def _state(learner):
@@ -80,6 +101,14 @@ def _saved(tmp):
     return learner
 
 
+def _without_index(tmp):
+    index = ExactIndex().fit(X0)
+    _fitted(ActiveSearcher, pool=KNNPool(6, index=index)).save(
+        tmp / "session", include_index=False
+    )
+    return skseals.load(tmp / "session", X0)
+
+
 def _tamper(tmp):
     _saved(tmp)
     arrays = tmp / "session" / "arrays.npz"
@@ -90,7 +119,7 @@ def _tamper(tmp):
 @dataclass
 class Case:
     call: str  # the call as a user would write it (documentation)
-    on: str  # "learner" / "searcher" (fitted; state must not change) or "new"
+    on: str  # a key of LEARNERS (fitted; state must not change) or "new"
     action: object  # (learner or None, tmp path) -> performs the bad call
     error: object  # exception type(s)
 
@@ -248,6 +277,29 @@ CASES = [
         TypeError,
     ),
     Case(
+        "ActiveSearcher(GaussianNB(), query_strategy='query_anywhere') on positives",
+        "new",
+        lambda _, t: ActiveSearcher(GaussianNB(), query_strategy="query_anywhere").fit(
+            X0, np.where(Y0 == 0, UNLABELED, Y0)
+        ),
+        TypeError,
+    ),
+    Case(
+        "ActiveLearner(query_strategy='most_likely_positive') on 3 classes",
+        "new",
+        lambda _, t: ActiveLearner(query_strategy="most_likely_positive").fit(X0, Y3),
+        ValueError,
+    ),
+    Case(
+        "learner.set_params(estimator=GaussianNB(), "
+        "query_strategy='query_anywhere').fit(X, y)",
+        "learner",
+        lambda lr, t: lr.set_params(
+            estimator=GaussianNB(), query_strategy="query_anywhere"
+        ).fit(X0, Y0),
+        TypeError,
+    ),
+    Case(
         "ActiveSearcher(pos_label=0)  # same as neg_label",
         "new",
         lambda _, t: ActiveSearcher(pos_label=0).fit(X0, Y0),
@@ -357,6 +409,60 @@ CASES = [
         ValueError,
     ),
     Case(
+        "teach([r], [2.5])  # y of dtype int64",
+        "learner",
+        lambda lr, t: lr.teach(_free(lr, 1), [2.5]),
+        ValueError,
+    ),
+    Case(
+        "teach([r], [inf])  # y of dtype int64",
+        "learner",
+        lambda lr, t: lr.teach(_free(lr, 1), [np.inf]),
+        ValueError,
+    ),
+    Case(
+        "teach([r], [1e30])  # y of dtype int64",
+        "learner",
+        lambda lr, t: lr.teach(_free(lr, 1), [1e30]),
+        ValueError,
+    ),
+    Case(
+        "teach([r], [200])  # y of dtype int8",
+        "int8 learner",
+        lambda lr, t: lr.teach(_free(lr, 1), [200]),
+        ValueError,
+    ),
+    Case(
+        "teach([r], [2.5])  # y of dtype float64",
+        "float learner",
+        lambda lr, t: lr.teach(_free(lr, 1), [2.5]),
+        ValueError,
+    ),
+    Case(
+        "teach([r], [None])  # string classes",
+        "string learner",
+        lambda lr, t: lr.teach(_free(lr, 1), [None]),
+        TypeError,
+    ),
+    Case(
+        "teach([r], [True])  # string classes",
+        "string learner",
+        lambda lr, t: lr.teach(_free(lr, 1), [True]),
+        TypeError,
+    ),
+    Case(
+        "teach([r], [b'cat'])  # string classes",
+        "string learner",
+        lambda lr, t: lr.teach(_free(lr, 1), [b"cat"]),
+        TypeError,
+    ),
+    Case(
+        "teach([r1, r2], ['cat', ('a', 'b')])  # string classes",
+        "string learner",
+        lambda lr, t: lr.teach(_free(lr, 2), np.array(["cat", ("a", "b")], object)),
+        TypeError,
+    ),
+    Case(
         "searcher.teach([r1, r2], [1, 2])",
         "searcher",
         lambda lr, t: lr.teach(_free(lr, 2), [1, 2]),
@@ -396,6 +502,12 @@ CASES = [
     Case(
         "skseals.load(truncated session, X)", "new", lambda _, t: _tamper(t), ValueError
     ),
+    Case(
+        "skseals.load(session saved with include_index=False, X)  # no index=",
+        "new",
+        lambda _, t: _without_index(t),
+        ValueError,
+    ),
 ]
 
 
@@ -405,11 +517,12 @@ def _case_id(case):
 
 def _run(case):
     """Perform ``case``; return the exception it raised (or None)."""
-    learner = None
-    if case.on in ("learner", "searcher"):
-        learner = _fitted(ActiveSearcher if case.on == "searcher" else ActiveLearner)
     with tempfile.TemporaryDirectory() as tmp:
-        before = None if learner is None else _state(learner)
+        learner = None
+        journal = Path(tmp) / "labels.journal"
+        if case.on != "new":
+            learner = LEARNERS[case.on](journal=str(journal))
+            before = _state(learner), journal.read_bytes()
         try:
             case.action(learner, Path(tmp))
         except Exception as exc:  # noqa: BLE001 - the case decides
@@ -417,8 +530,9 @@ def _run(case):
         else:
             error = None
         if learner is not None:
-            for a, b in zip(before, _state(learner), strict=True):
+            for a, b in zip(before[0], _state(learner), strict=True):
                 np.testing.assert_array_equal(a, b)
+            assert journal.read_bytes() == before[1]
             assert len(learner.query(2)) == 2  # still works
     return error
 
@@ -453,9 +567,9 @@ def make_table():
         "",
         "Every row is a call the test suite makes (`tests/test_bad_input.py`), with",
         "the exact error it raises. Calls on a fitted learner leave it exactly as it",
-        "was: labels, skips, pending rows, candidate pool, random state, history and",
-        "model. Generated by `python tests/test_bad_input.py --write`; a test fails",
-        "when this page and the code disagree.",
+        "was: labels, skips, pending rows, candidate pool, random state, history,",
+        "model and journal file. Generated by `python tests/test_bad_input.py",
+        "--write`; a test fails when this page and the code disagree.",
         "",
         "| call | error | message |",
         "| --- | --- | --- |",
@@ -471,22 +585,42 @@ def test_docs_table_is_current():
     )
 
 
-def test_refit_failure_keeps_the_labels():
-    """An estimator that fails during teach() loses no human label."""
+class _Fragile(LogisticRegression):
+    """Fails to fit on 15 to 19 rows (as if out of memory), fits otherwise."""
 
-    class Fragile(LogisticRegression):
-        def fit(self, X, y):
-            if len(y) > 14:
-                raise RuntimeError("out of memory")
-            return super().fit(X, y)
+    def fit(self, X, y):
+        if 14 < len(y) < 20:
+            raise RuntimeError("out of memory")
+        return super().fit(X, y)
 
-    learner = ActiveLearner(Fragile(), pool="full", batch_size=5, random_state=0).fit(
-        X0, Y0
-    )
+
+def test_refit_failure_keeps_every_label_and_a_usable_learner(tmp_path):
+    """An estimator that fails during teach() loses no human label: the learner
+    keeps its previous model, stays consistent, saves, loads and resumes."""
+    journal = str(tmp_path / "labels.journal")
+    learner = ActiveLearner(
+        _Fragile(), pool="full", batch_size=5, journal=journal, random_state=0
+    ).fit(X0, Y0)
+    coef = learner.estimator_.coef_.copy()
     rows = learner.query()
-    with pytest.raises(RuntimeError):
+    with pytest.warns(FitFailedWarning, match="out of memory"):
         learner.teach(rows, YT0[rows])
     np.testing.assert_array_equal(learner.labels_[rows], YT0[rows])
+    assert learner.n_labeled_ == 15 and len(learner.history_) == 2
+    assert learner.history_[-1]["n_labeled"] == 15
+    assert learner.history_[-1]["refit_error"] == "RuntimeError: out of memory"
+    np.testing.assert_array_equal(learner.estimator_.coef_, coef)  # previous model
+    learner.save(tmp_path / "s")
+    trusted = [f"{_Fragile.__module__}._Fragile"]
+    resumed = skseals.load(tmp_path / "s", X0, trusted=trusted)
+    np.testing.assert_array_equal(resumed.estimator_.coef_, coef)
+    np.testing.assert_array_equal(resumed.query(), learner.query())
+    rows = learner.query()
+    learner.teach(rows, YT0[rows])  # 20 labels: the refit works again
+    assert "refit_error" not in learner.history_[-1]
+    assert learner.estimator_.n_features_in_ == 4 and learner.n_labeled_ == 20
+    again = ActiveLearner(_Fragile(), journal=journal).fit(X0, Y0)
+    np.testing.assert_array_equal(again.labels_, learner.labels_)
 
 
 if __name__ == "__main__" and "--write" in sys.argv:

@@ -6,11 +6,14 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import make_blobs, make_classification
+from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression
+from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
+import skseals
 from skseals import UNLABELED, ActiveLearner, ActiveSearcher
 from skseals.neighbors import FaissIndex
 from skseals.pool import KNNPool
@@ -110,6 +113,111 @@ def test_learner_accepts_a_new_class_in_teach(blobs):
     learner.teach(row, [2])
     assert learner.classes_.tolist() == [0, 1, 2]
     assert learner.estimator_.classes_.tolist() == [0, 1, 2]
+
+
+def _as_names(y):
+    names = np.array(["a", "b", "c"], dtype=object)
+    out = np.full(len(y), UNLABELED, dtype=object)
+    out[y != UNLABELED] = names[y[y != UNLABELED]]
+    return out
+
+
+@pytest.mark.parametrize(
+    "dtype, bad, journaled",
+    [
+        ("int64", np.inf, True),
+        ("int64", 1e30, False),
+        ("int8", 200, True),
+        (object, None, False),
+        (object, True, True),
+        (object, b"a", False),
+    ],
+)
+def test_a_label_y_cannot_hold_is_refused_and_every_label_stays(
+    blobs, tmp_path, dtype, bad, journaled
+):
+    """Refused before anything changes, so labels_, teach, save/load and journal
+    resume keep working (they all failed once such a label was stored)."""
+    X, y, y_true = blobs
+    if dtype is object:
+        y, y_true = _as_names(y), _as_names(y_true)
+    else:
+        y = y.astype(dtype)
+    journal = str(tmp_path / "labels.journal") if journaled else None
+    learner = ActiveLearner(batch_size=5, journal=journal, random_state=0).fit(X, y)
+    _loop(learner, y_true, 1)
+    rows = learner.query()
+    labels = y_true[rows].astype(object)
+    labels[2] = bad
+    with pytest.raises((TypeError, ValueError), match="`labels` holds"):
+        learner.teach(rows, labels)
+    learner.teach(rows, y_true[rows])
+    assert learner.n_labeled_ == 19 and learner.labels_.dtype == y.dtype
+    learner.save(tmp_path / "s")
+    resumed = [skseals.load(tmp_path / "s", X)]
+    if journaled:
+        resumed.append(ActiveLearner(journal=journal).fit(X, y))
+    for other in resumed:
+        np.testing.assert_array_equal(other.labels_, learner.labels_)
+
+
+def test_a_float_label_on_integer_y_is_stored_exactly_or_refused(blobs):
+    X, y, _ = blobs
+    learner = ActiveLearner(pool="full", batch_size=2, random_state=0).fit(X, y)
+    a, b = learner.query()
+    with pytest.raises(ValueError, match="2.5 is not"):
+        learner.teach([a], [3.5])  # was stored as 3
+    learner.teach([a], [3.0])
+    learner.teach([b], [np.int8(3)])
+    assert learner.classes_.tolist() == [0, 1, 2, 3]
+    assert learner.classes_.dtype == y.dtype
+    assert learner.labels_[[a, b]].tolist() == [3, 3]
+
+
+def test_fit_refuses_an_estimator_the_strategy_cannot_use(blobs, tmp_path):
+    X, y, _ = blobs
+    positives = np.where(y == 1, 1, UNLABELED)  # cold start: one class
+    journal = tmp_path / "labels.journal"
+    searcher = ActiveSearcher(
+        GaussianNB(), query_strategy="query_anywhere", journal=str(journal)
+    )
+    with pytest.raises(TypeError, match="QueryAnywhere needs a linear"):
+        searcher.fit(X, positives)  # the first negative could never be taught
+    assert not journal.exists() and not hasattr(searcher, "X_")
+    ActiveSearcher(query_strategy="query_anywhere").fit(X, positives)  # linear: ok
+    with pytest.raises(ValueError, match="positive class among 3 classes"):
+        ActiveLearner(query_strategy="most_likely_positive").fit(X, y)
+
+
+def test_a_failed_refit_keeps_the_labels_and_the_previous_model(blobs, tmp_path):
+    """most_likely_positive fits two classes; teach() brings a third one."""
+    X, y, y_true = blobs
+    two = np.where(y == 2, UNLABELED, y)
+    journal = str(tmp_path / "labels.journal")
+    learner = ActiveLearner(
+        query_strategy="most_likely_positive",
+        batch_size=5,
+        journal=journal,
+        random_state=0,
+    ).fit(X, two)
+    model = learner.estimator_
+    rows = learner.query()
+    with pytest.warns(FitFailedWarning, match="positive class among 3 classes"):
+        learner.teach(rows, [2, 0, 1, 2, 2])
+    assert learner.estimator_ is model and not learner.cold_start_
+    assert learner.classes_.tolist() == [0, 1, 2] and learner.n_labeled_ == 11
+    assert len(learner.history_) == 2
+    assert learner.history_[-1]["refit_error"].startswith("ValueError")
+    rows = learner.query()  # the previous model still ranks
+    with pytest.warns(FitFailedWarning):
+        learner.teach(rows, y_true[rows])  # each teach() tries again
+    learner.save(tmp_path / "s")
+    resumed = skseals.load(tmp_path / "s", X)
+    np.testing.assert_array_equal(resumed.labels_, learner.labels_)
+    np.testing.assert_array_equal(resumed.query(), learner.query())
+    fixed = ActiveLearner(query_strategy="margin", journal=journal).fit(X, two)
+    np.testing.assert_array_equal(fixed.labels_, learner.labels_)
+    assert fixed.estimator_.classes_.tolist() == [0, 1, 2]
 
 
 def test_positives_only_start_then_first_negative(blobs):

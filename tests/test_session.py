@@ -186,8 +186,31 @@ def test_prebuilt_index_can_be_left_out_and_passed_back(data, tmp_path):
     _rounds(learner, y_true, 1)
     learner.save(tmp_path / "s", include_index=False)
     assert not any(f.startswith("index") for f in os.listdir(tmp_path / "s"))
+    with pytest.raises(ValueError, match=r"include_index=False.*index=\.\.\."):
+        skseals.load(tmp_path / "s", X)  # not "KNNPool 'index' ... Got None"
     resumed = skseals.load(tmp_path / "s", X, index=index)
     assert resumed.pool_.index_ is index
+    np.testing.assert_array_equal(learner.query(), resumed.query())
+
+
+def test_path_journal_and_random_state_instance_save_and_continue(data, tmp_path):
+    """Both are documented parameter types; the loaded session picks what the
+    original picks next, and refits from the same random stream."""
+    X, y, y_true = data
+    learner = ActiveSearcher(
+        journal=tmp_path / "labels.journal",
+        batch_size=5,
+        random_state=np.random.RandomState(0),
+    ).fit(X, y)
+    _rounds(learner, y_true, 2)
+    learner.save(tmp_path / "s")
+    resumed = skseals.load(tmp_path / "s", X)
+    assert resumed.journal == str(tmp_path / "labels.journal")
+    assert resumed.random_state_ is resumed.random_state  # one stream, as before
+    for _ in range(3):
+        np.testing.assert_array_equal(learner.query(), resumed.query())
+    learner.fit(X, y)
+    resumed.fit(X, y)
     np.testing.assert_array_equal(learner.query(), resumed.query())
 
 
@@ -247,6 +270,29 @@ def test_labels_taught_after_a_save_come_back_from_the_journal(data, tmp_path):
     _rounds(learner, y_true, 2)  # then the process dies
     resumed = skseals.load(tmp_path / "s", X)
     np.testing.assert_array_equal(resumed.labels_, learner.labels_)
+
+
+def test_a_journal_set_after_fit_takes_effect_at_the_next_fit(data, tmp_path):
+    X, y, y_true = data
+    first, second = tmp_path / "first.journal", tmp_path / "second.journal"
+    learner = ActiveSearcher(journal=str(first), batch_size=5, random_state=0)
+    learner.fit(X, y).set_params(journal=str(second))
+    _rounds(learner, y_true, 1)
+    learner.save(tmp_path / "s")
+    _rounds(learner, y_true, 1)
+    assert not second.exists()  # every record went to the journal opened in fit
+    for resumed in (
+        ActiveSearcher(journal=str(first)).fit(X, y),
+        skseals.load(tmp_path / "s", X),  # replays what followed the save
+    ):
+        np.testing.assert_array_equal(resumed.labels_, learner.labels_)
+    learner.fit(X, y)  # now the new journal is in force
+    _rounds(learner, y_true, 1)
+    resumed = ActiveSearcher(journal=str(second)).fit(X, y)
+    np.testing.assert_array_equal(resumed.labels_, learner.labels_)
+    none = ActiveSearcher(batch_size=5).fit(X, y).set_params(journal=str(first))
+    _rounds(none, y_true, 1)  # no journal in force: the file is not touched
+    assert ActiveSearcher(journal=str(first)).fit(X, y).n_labeled_ == 22
 
 
 def test_pickle_drops_and_recreates_the_lock(data):

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral
 
 import numpy as np
+from sklearn.base import clone
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, validate_data
 
+from ..base import QueryContext
 from ._row_array import RowArray, is_row_array
 
-__all__ = ["check_batch_size", "check_indices", "check_label_values", "validate_rows"]
+__all__ = [
+    "check_batch_size",
+    "check_class_values",
+    "check_indices",
+    "check_label_values",
+    "check_strategy_scores",
+    "check_strategy_when_cold",
+    "validate_rows",
+]
 
 
 def validate_rows(
@@ -124,12 +136,49 @@ def _is_nan(value):
         return False
 
 
-def check_label_values(labels, n_expected, numeric, name="labels"):
+def _stored_exactly(value, dtype, name):
+    """``value`` as the Python scalar y's ``dtype`` stores, or raise.
+
+    Round-trip equality decides: 2.0 becomes 2 on integer y, but 2.5 (stored
+    as 2), inf and 200 on int8 y (stored as -56) are refused.
+    """
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            stored = np.asarray([value]).astype(dtype)[0]
+        except (OverflowError, TypeError, ValueError):
+            stored = None
+    if stored is not None and stored == value:
+        return stored.item()
+    if dtype.kind in "iu":
+        if not (isinstance(value, Integral) or float(value).is_integer()):
+            raise ValueError(
+                f"`{name}` holds {value!r}, which is not a finite whole number, "
+                f"but y's classes are integers (dtype {dtype}): give integer class "
+                "labels (2.0 is accepted, 2.5 is not)."
+            )
+        info = np.iinfo(dtype)
+        fix = "give a class label within that range"
+        if dtype.itemsize < 8:
+            fix = "fit with y of a wider dtype (e.g. int64) to use this class"
+        raise ValueError(
+            f"`{name}` holds {value!r}, outside the range [{info.min}, {info.max}] "
+            f"of y's dtype {dtype}: {fix}."
+        )
+    raise ValueError(
+        f"`{name}` holds {value!r}, which y's dtype {dtype} cannot store exactly: "
+        "give class labels y could hold."
+    )
+
+
+def check_label_values(labels, n_expected, numeric, dtype=None, name="labels"):
     """1-d object array of labels matching the learner's label kind, or raise.
 
     ``numeric`` says whether the learner's classes are numbers (then strings
     are refused) or not (then numbers other than the UNLABELED marker are
-    refused). NaN is always refused.
+    refused). NaN is always refused. With ``dtype`` (y's dtype) numeric, every
+    label must be stored by it exactly (see ``_stored_exactly``) and is
+    returned as the value stored (2.0 as 2); numpy scalars become Python ones.
     """
     arr = np.asarray(labels, dtype=object)
     if arr.ndim == 0:
@@ -141,14 +190,15 @@ def check_label_values(labels, n_expected, numeric, name="labels"):
             f"`{name}` has {arr.shape[0]} entries but `indices` has {n_expected}: "
             "give exactly one label per index."
         )
-    for value in arr:
+    out = np.empty(arr.shape[0], dtype=object)
+    for i, value in enumerate(arr):
         if _is_nan(value):
             raise ValueError(
                 f"`{name}` contains NaN: give a class label, or -1 (UNLABELED) "
                 "for a row that was seen but could not be labeled."
             )
         is_number = isinstance(value, (Integral, float, np.number)) and not isinstance(
-            value, bool
+            value, (bool, np.bool_)
         )
         if numeric and not is_number:
             raise TypeError(
@@ -160,4 +210,129 @@ def check_label_values(labels, n_expected, numeric, name="labels"):
                 f"`{name}` contains the number {value!r} but the classes are "
                 "not numbers: give labels of the same type as y (or -1 to skip)."
             )
-    return arr
+        out[i] = value.item() if isinstance(value, np.generic) else value
+    if dtype is not None and dtype.kind in "biuf" and out.size:
+        out = _as_stored(out, dtype, name)
+    return out
+
+
+def _as_stored(values, dtype, name):
+    """``values`` (numbers) as y's ``dtype`` stores them, or raise.
+
+    One vectorised cast, compared with the values given; the per-value
+    ``_stored_exactly`` runs only on values that did not come back equal.
+    """
+    out = np.empty(values.shape[0], dtype=object)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            out[:] = np.asarray(values.tolist()).astype(dtype).tolist()
+            same = out == values
+        except (OverflowError, TypeError, ValueError):  # e.g. an int past 2**64
+            same = np.zeros(values.shape[0], dtype=bool)
+    for i in np.flatnonzero(~same):
+        out[i] = _stored_exactly(values[i], dtype, name)
+    return out
+
+
+def check_class_values(new, classes, dtype, name="labels"):
+    """Raise unless the class labels ``new`` can join ``classes``.
+
+    A class must be an int, float, str or bool (what a journal and a saved
+    session store), sort with the other classes (``classes_`` is sorted) and,
+    with them, be a discrete target (``check_classification_targets``, as
+    ``fit`` checks y). ``dtype`` is y's. Checks everything, changes nothing.
+    """
+    for value in new:
+        if not isinstance(value, (int, float, str)):
+            raise TypeError(
+                f"`{name}` holds {value!r} of type {type(value).__name__}: class "
+                "labels must be int, float, str or bool, like y's."
+            )
+    every = [*classes, *new]
+    for value in new:
+        try:
+            sorted([value, *every])
+        except TypeError:
+            raise TypeError(
+                f"`{name}` holds {value!r} ({type(value).__name__}), which cannot "
+                f"be ordered with the classes {_shown(classes)}: give labels of "
+                "the same type as y's classes."
+            ) from None
+    target = np.array(every, dtype=dtype if dtype.kind in "biuf" else object)
+    try:
+        with np.errstate(invalid="ignore"):
+            check_classification_targets(target)
+    except ValueError as exc:
+        reason = str(exc).split(". ")[0]  # e.g. "Unknown label type: continuous"
+        raise ValueError(
+            f"`{name}` holds {_shown(new)}, which with the classes {_shown(classes)} "
+            f"are not discrete class labels ({reason}): give labels like y's "
+            "(whole numbers or strings)."
+        ) from None
+
+
+def _shown(values):
+    try:
+        values = sorted(values)
+    except TypeError:
+        values = list(values)
+    return values[:5] + ["..."] if len(values) > 5 else values
+
+
+def check_strategy_scores(strategy, estimator, rows, pos_label, n_positive, n_negative):
+    """Raise if ``strategy`` cannot score the rows ``rows`` with ``estimator``.
+
+    ``estimator`` is fitted; ``rows`` are a few rows of X. The strategy's own
+    check runs, then it scores ``rows`` with the learner's positive class and
+    label counts, so that a mismatch (e.g. most-likely-positive without a
+    positive class among three) is caught when the model is fitted, not in
+    ``query()``. Pool density is not known here: an empty one is passed.
+    """
+    if not strategy.requires_estimator:
+        return
+    strategy.check_estimator(estimator)
+    ctx = QueryContext(
+        classes=getattr(estimator, "classes_", None),
+        pos_label=pos_label,
+        n_positive=n_positive,
+        n_negative=n_negative,
+        density_sum=np.zeros(rows.shape[1]),
+        density_count=0,
+        labeled_X=rows,
+    )
+    strategy.score(estimator, rows, ctx)
+
+
+def check_strategy_when_cold(strategy, estimator, X, labeled_rows, first, classes, pos):
+    """While one class ``first`` is labeled, check ``estimator`` for ``strategy``.
+
+    A clone is fitted on up to five labeled rows and as many other rows given
+    a second class (the other of ``classes``, the learner's classes, or one
+    made up), as the first refit with two classes will be. When
+    that small fit fails nothing can be told and nothing is raised; when the
+    fitted clone cannot serve ``strategy``, its error is raised, so that
+    ``fit`` refuses the pair at once instead of the ``teach()`` that labels a
+    second class failing to refit.
+    """
+    if not strategy.requires_estimator:
+        return
+    k = min(5, labeled_rows.shape[0])
+    span = np.arange(min(X.shape[0], labeled_rows.shape[0] + k))
+    others = np.setdiff1d(span, labeled_rows)[:k]
+    if others.shape[0] == 0:
+        return
+    second = next((c for c in classes if c != first), None)
+    if second is None:
+        second = first + 1 if isinstance(first, (int, float)) else f"not {first}"
+    rows = np.r_[labeled_rows[:k], others]
+    values = [first] * k + [second] * others.shape[0]
+    X_probe = np.asarray(X[rows])
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. no convergence on ten rows
+            probe = clone(estimator).fit(X_probe, values)
+    except Exception:  # noqa: BLE001 - too few rows to tell; the refit will
+        return
+    n_pos = values.count(pos) if pos is not None else 0
+    check_strategy_scores(strategy, probe, X_probe, pos, n_pos, len(values) - n_pos)
