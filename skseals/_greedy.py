@@ -29,7 +29,8 @@ def select_batch(
     seed : int
         The round's tie-break seed (ties: lower ``tie_break_keys`` first).
     pool : candidate pool
-        Its ``begin_batch`` expansion gives the rows that join after a pick.
+        Its ``begin_batch`` expansion gives the rows that join after a pick;
+        a pool that does not expand is told of the picks with ``leave``.
     exclude : callable
         ``exclude(rows)`` marks picked rows (an int64 array) unavailable.
     score_rows : callable
@@ -61,6 +62,7 @@ def select_batch(
     if not pool.expands or order.size == 0:
         picks = cand[order]
         exclude(picks)
+        pool.leave(picks)  # pending rows are no candidates (nor in the density)
         return picks
     rows, scores = cand[order], _clean(scores[order])
     ranked = _Ranked(rows.tolist(), scores.tolist(), keys.tolist())
@@ -326,7 +328,7 @@ def _select_sequential(
         alive[pos] = False
         picks.append(row)
         exclude(np.array([row], dtype=np.int64))
-        joined = pool.expand(row) if pool.expands else np.empty(0, np.int64)
+        joined = pool.expand(row)  # a pool that does not expand: none join
         if joined.size:
             new_scores = score_rows(joined)
             for earlier in picks[:-1]:  # joined rows must also see earlier picks

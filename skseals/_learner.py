@@ -456,12 +456,34 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
             skipped row, nor one returned by an earlier ``query()`` and not yet
             taught. Fewer than ``batch_size`` rows (possibly none) when the
             candidate pool runs out.
+
+        Notes
+        -----
+        A call that raises (a neighbour search's I/O error, KeyboardInterrupt)
+        leaves the learner as it was: no row is taken, and the random state
+        and the candidate pool are restored, so the next call picks as this
+        one would have.
         """
         with self._state_lock(), limit_threads():
-            return self._query(batch_size)
+            check_is_fitted(self, "X_")
+            rng, timing = self.random_state_.get_state(), dict(self._timing)
+            taken = []  # rows the round made unavailable
+            mark = self.pool_.checkpoint()
+            try:
+                picks = self._query(batch_size, taken)
+            except BaseException:
+                rows = np.concatenate(taken) if taken else np.empty(0, np.int64)
+                self.excluded_.discard(rows)
+                self.pending_.discard(rows)
+                self.pool_.rollback(mark, rows)
+                self.random_state_.set_state(rng)
+                self._timing = timing
+                raise
+            self.pool_.commit(mark)
+            return picks
 
-    def _query(self, batch_size):
-        check_is_fitted(self, "X_")
+    def _query(self, batch_size, taken):
+        """One round; every row it excludes is appended to ``taken`` first."""
         b = check_batch_size(self.batch_size if batch_size is None else batch_size)
         t0 = time.perf_counter()
         seed = int(
@@ -497,13 +519,19 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
                 return self._score_block(strategy, block, ctx)
             return self._score(strategy, rows, ctx)
 
+        def exclude(rows):
+            rows = np.asarray(rows, dtype=np.int64)
+            rows = rows[~self.excluded_.contains(rows)]
+            taken.append(rows)
+            self.excluded_.add(rows)
+
         picks = select_batch(
             cand,
             scores,
             b,
             seed,
             pool=self.pool_,
-            exclude=self.excluded_.add,
+            exclude=exclude,
             score_rows=score_new,
             rescore=rescore,
         )

@@ -23,19 +23,28 @@ def positive_scores(estimator, X, pos=None, neg=None):
     """How positive each row looks to ``estimator`` (higher = more positive).
 
     ``pos`` is the positive class (active search), or ``neg`` the negative
-    class (then the score is ``-P(neg)``). Uses ``predict_proba`` where there is
-    one, else a binary ``decision_function``.
+    class: every other class is then positive and the score is ``-P(neg)``.
+    Uses ``predict_proba`` where there is one, else a binary
+    ``decision_function``. A cold-start estimator (one class) ranks by cosine
+    similarity to the centroid of its class: the score is that similarity when
+    the class is positive, and minus it when the class is the negative one (the
+    rows most like the negatives rank lowest). An estimator fitted before
+    ``neg`` was first labeled, on other classes only, ranks no row above
+    another (every score is 0: the draw is then uniform).
     """
     classes = list(estimator.classes_)
+    if pos is None and len(classes) > 1 and neg not in classes:
+        return np.zeros(X.shape[0], dtype=np.float64)
     if len(classes) == 1 or not hasattr(estimator, "predict_proba"):
         df = np.asarray(estimator.decision_function(X), dtype=np.float64)
         if df.ndim > 1:
             raise TypeError(
                 "pseudo_negatives needs predict_proba or a binary decision_function."
             )
-        if len(classes) == 1:
-            return df  # cold start: similarity to the positives' centroid
-        upper_is_pos = classes[1] == pos if pos is not None else classes[0] == neg
+        # High values side with the last class: the upper class of a binary
+        # decision function, or the one class whose centroid a cold start uses.
+        upper = classes[-1]
+        upper_is_pos = upper == pos if pos is not None else upper != neg
         return df if upper_is_pos else -df
     proba = estimator.predict_proba(X)
     if pos is not None:

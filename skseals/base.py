@@ -184,18 +184,59 @@ class BaseCandidatePool(BaseEstimator, metaclass=ABCMeta):
 
     def expand(self, row):
         """``row`` was just picked (and excluded); return rows that joined."""
-        self._leave([row])
+        self.leave([row])
         return np.empty(0, dtype=np.int64)
 
     def update(self, rows):
         """``rows`` were just labeled (and excluded); grow the pool around them."""
-        self._leave(rows)
+        self.leave(rows)
 
-    def _leave(self, rows):
-        """Rows left the candidates: drop them from the density sum, if kept."""
+    def leave(self, rows):
+        """``rows`` (picked or labeled, and excluded) left the candidates: drop
+        them from the density sum, if kept.
+
+        The greedy loop calls it with the picks of a pool that does not expand;
+        an expanding pool is told of each pick through :meth:`expand` (or its
+        :meth:`begin_batch` object).
+        """
         density = getattr(self, "density_", None)
         if density is not None:
             density.remove(rows)
+
+    # -- undoing a round -------------------------------------------------------
+    def checkpoint(self):
+        """Mark the start of a ``query()`` round, so that it can be undone.
+
+        The learner calls it before anything changes, then :meth:`commit` when
+        the round returns or :meth:`rollback` when it raises. Between the two,
+        the pool records what it needs to undo the round (here the changes of
+        the density sum; a pool with more state extends the three methods),
+        at a cost proportional to the changes, never to ``n_samples``.
+
+        Returns
+        -------
+        checkpoint : dict
+            Opaque; passed back to :meth:`commit` or :meth:`rollback`.
+        """
+        density = getattr(self, "density_", None)
+        if density is not None:
+            density.checkpoint()
+        return {"density": density}
+
+    def commit(self, checkpoint):
+        """The round begun at ``checkpoint`` completed: stop recording."""
+        if checkpoint["density"] is not None:
+            checkpoint["density"].commit()
+
+    def rollback(self, checkpoint, rows):
+        """Undo the round begun at ``checkpoint``, which raised.
+
+        ``rows`` (int64) are the rows the round excluded, which the learner
+        has made available again; the pool is back as it was, and picks as it
+        did, before the round.
+        """
+        if checkpoint["density"] is not None:
+            checkpoint["density"].rollback()
 
     def density(self):
         """``(sum of unit-norm candidate embeddings, count)`` or ``(None, 0)``."""

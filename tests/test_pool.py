@@ -194,23 +194,46 @@ def test_pool_growth_per_round_is_bounded(data):
         assert before - after <= set(rows.tolist())  # only picked rows left
 
 
+def _density_learner(cls, pool, X, y, batch_size):
+    return cls(
+        query_strategy="information_density",
+        pool=pool,
+        batch_size=batch_size,
+        random_state=0,
+    ).fit(X, y)
+
+
+def _assert_density_sums_the_candidates(lr, X):
+    total, count = lr.pool_.density()
+    cand = lr.candidate_indices()
+    assert count == len(cand)
+    np.testing.assert_allclose(total, unit_rows(X[cand]).sum(axis=0), atol=1e-6)
+    return cand
+
+
 def test_density_sum_tracks_the_pool(data):
     X, y, y_true = data
     for pool in (KNNPool(5, index="exact"), FullScanPool(), RandomSubsetPool(50)):
-        lr = ActiveSearcher(
-            query_strategy="information_density",
-            pool=pool,
-            batch_size=7,
-            random_state=0,
-        ).fit(X, y)
+        lr = _density_learner(ActiveSearcher, pool, X, y, 7)
         for _ in range(3):
             rows = lr.query()
             lr.teach(rows, y_true[rows])
         lr.pool_.begin_round(lr.random_state_)
-        total, count = lr.pool_.density()
-        cand = lr.candidate_indices()
-        assert count == len(cand)
-        np.testing.assert_allclose(total, unit_rows(X[cand]).sum(axis=0), atol=1e-6)
+        _assert_density_sums_the_candidates(lr, X)
+
+
+@pytest.mark.parametrize("cls", [ActiveLearner, ActiveSearcher])
+def test_full_scan_ranks_pending_rows_out_as_a_knn_pool_holding_every_row(data, cls):
+    # Rows returned by query() and not taught are no candidates: a second
+    # query() ranks by the density of the same rows on both pools.
+    X, y, _ = data
+    n = len(X)
+    runs = []
+    for pool in (FullScanPool(), KNNPool(n, index="exact")):
+        lr = _density_learner(cls, pool, X, y, 9)
+        runs.append([lr.query().tolist() for _ in range(2)])
+        assert len(_assert_density_sums_the_candidates(lr, X)) == n - 10 - 18
+    assert runs[0] == runs[1]
 
 
 def test_random_subset_pool_is_fresh_sized_and_available(data):
@@ -354,6 +377,42 @@ def test_prebuilt_index_on_other_rows_is_refused(data):
     index = ExactIndex().fit(X[:100])
     with pytest.raises(ValueError, match="100 rows"):
         ActiveSearcher(pool=KNNPool(5, index=index)).fit(X, y)
+
+
+@pytest.mark.parametrize("index", ["exact", "faiss", "graph"])
+def test_k_beyond_the_rows_searches_at_most_every_row(data, index, monkeypatch):
+    # k = 10**9 means "every row": the same picks as k = n, and no search is
+    # asked for more than n neighbours (deeper lists would only be padding).
+    X, y, _ = data
+    n = X.shape[0]
+    depths = []
+
+    def run(k):
+        idx = (
+            KNNGraph(n_neighbors=30, index="exact").fit(X)
+            if index == "graph"
+            else index
+        )
+        lr = ActiveSearcher(pool=KNNPool(k, index=idx), batch_size=20, random_state=0)
+        lr.fit(X, y)
+        for method in ("search_rows", "neighbor_ids"):
+            inner = getattr(lr.pool_.index_, method, None)
+            if inner is not None:
+
+                def spy(rows, k, *args, _inner=inner, **kwargs):
+                    depths.append(k)
+                    return _inner(rows, k, *args, **kwargs)
+
+                monkeypatch.setattr(lr.pool_.index_, method, spy)
+        picks = [lr.query()]
+        lr.teach(picks[0], np.zeros(len(picks[0]), dtype=int))
+        picks.append(lr.query())
+        return np.concatenate(picks), lr.candidate_indices().size
+
+    huge = run(10**9)
+    assert max(depths, default=0) <= n
+    assert depths or index == "graph"  # a graph's table may be read directly
+    assert np.array_equal(huge[0], run(n)[0]) and huge[1] == run(n)[1]
 
 
 def test_row_cache_changes_no_pick_and_holds_the_pools_rows(data):

@@ -6,6 +6,8 @@ import pytest
 from sklearn.datasets import make_blobs
 
 from skseals import UNLABELED, ActiveLearner, ActiveSearcher
+from skseals._cold_start import CentroidClassifier
+from skseals._pseudo import positive_scores
 from skseals.neighbors import ExactIndex, FaissIndex
 from skseals.pool import FullScanPool, KNNPool
 from skseals.pool._density import unit_rows
@@ -125,6 +127,64 @@ def test_pseudo_negatives_come_from_the_bottom_half_and_start_a_classifier(rare)
     c = U[y == 1].sum(axis=0)
     sim = U @ (c / np.linalg.norm(c))  # the cold-start ranking used to draw them
     assert (sim[s.pseudo_negatives_] < np.median(sim[y == UNLABELED])).all()
+
+
+@pytest.mark.parametrize("cold_class", [0, 1])
+def test_pseudo_negatives_after_a_cold_start_come_from_the_bottom_half(
+    rare, cold_class
+):
+    # Cold start from one class, then the other is labeled: the first refit
+    # ranks rows by similarity to the cold start's centroid. Pseudo-negatives
+    # (of the most frequent class, 0) come from the bottom half of how positive
+    # rows look: the rows most like class 0's centroid when the cold start was
+    # of class 0, the rows least like class 1's when it was of class 1.
+    X, y_true = rare
+    y = np.full(len(X), UNLABELED)
+    seed = np.flatnonzero(y_true == cold_class)[:10]
+    y[seed] = cold_class
+    lr = ActiveLearner(pool=FullScanPool(), pseudo_negatives=20.0, random_state=0)
+    lr.fit(X, y)
+    assert lr.cold_start_ and lr.pseudo_negatives_.size == 0
+    taught = np.flatnonzero(y_true != cold_class)[: 1 if cold_class == 0 else 20]
+    lr.teach(taught, y_true[taught])
+    n_pos, n_neg = (1, 10) if cold_class == 0 else (10, 20)
+    assert len(lr.pseudo_negatives_) == round(20.0 * (n_pos + 0.1 * n_neg))
+    available = np.setdiff1d(np.flatnonzero(y == UNLABELED), taught)
+    U = unit_rows(X)
+    c = U[seed].sum(axis=0)
+    sim = U @ (c / np.linalg.norm(c))  # the ranking of the refit's ranker
+    median = np.median(sim[available])
+    pseudo = sim[lr.pseudo_negatives_]
+    assert np.isin(lr.pseudo_negatives_, available).all()
+    if cold_class == 0:
+        assert (pseudo >= median - 1e-9).all()
+    else:
+        assert (pseudo <= median + 1e-9).all()
+
+
+def test_positive_scores_of_a_cold_start_ranker():
+    clf = CentroidClassifier().fit([[1.0, 0.0], [0.8, 0.2]], [0, 0])
+    X = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.5]])
+    sim = clf.decision_function(X)
+    np.testing.assert_array_equal(positive_scores(clf, X, neg=0), -sim)
+    np.testing.assert_array_equal(positive_scores(clf, X, neg=1), sim)
+    np.testing.assert_array_equal(positive_scores(clf, X, pos=0), sim)
+    np.testing.assert_array_equal(positive_scores(clf, X, pos=1), -sim)
+
+
+def test_pseudo_negatives_of_a_class_the_ranker_never_saw(rare):
+    # A third class becomes the most frequent: the model ranking the rows was
+    # fitted before it was labeled and knows nothing of it, so the draw is
+    # uniform over the available rows (the refit used to fail on it).
+    X, y_true = rare
+    y = np.full(len(X), UNLABELED)
+    y[:4], y[4:8] = 0, 1
+    lr = ActiveLearner(pool=FullScanPool(), pseudo_negatives=2.0, random_state=0)
+    lr.fit(X, y)
+    lr.teach(np.arange(8, 28), [2] * 20)
+    assert len(lr.pseudo_negatives_) == round(2.0 * (8 + 0.1 * 20))
+    assert (lr.labels_[lr.pseudo_negatives_] == UNLABELED).all()
+    assert lr.estimator_.classes_.tolist() == [0, 1, 2]
 
 
 def test_pseudo_negatives_off_by_default_and_for_one_class_learners(rare):

@@ -25,6 +25,8 @@ class DensitySum:
     report every join and leave without tracking duplicates themselves.
     """
 
+    _undo = None  # (sum, changes) while a checkpoint is open
+
     def __init__(self, X, n_rows):
         self._X = X
         self.counted = RowBitmap(n_rows)
@@ -39,10 +41,12 @@ class DensitySum:
         rows = np.asarray(rows, dtype=np.int64)
         if block is not None:
             new = ~self.counted.contains(rows)
+            self._record(rows[new], True)
             self.sum += unit_rows(np.asarray(block)[new]).sum(axis=0)
             self.counted.add(rows[new])
             return
         rows = np.unique(rows[~self.counted.contains(rows)])
+        self._record(rows, True)
         for start in range(0, rows.shape[0], chunk_size):
             part = rows[start : start + chunk_size]
             self.sum += unit_rows(self._X[part]).sum(axis=0)
@@ -51,9 +55,34 @@ class DensitySum:
     def remove(self, rows):
         rows = np.asarray(rows, dtype=np.int64)
         rows = np.unique(rows[self.counted.contains(rows)])
+        self._record(rows, False)
         if rows.size:
             self.sum -= unit_rows(self._X[rows]).sum(axis=0)
             self.counted.discard(rows)
+
+    def checkpoint(self):
+        """Record the changes from now on, until :meth:`commit` or :meth:`rollback`."""
+        self._undo = (self.sum.copy(), [])  # the sum; (rows, added) of each change
+
+    def commit(self):
+        """Stop recording."""
+        self._undo = None
+
+    def rollback(self):
+        """Undo every change since :meth:`checkpoint`, in O(rows changed): the
+        sum is set back exactly (adding rows back would round)."""
+        total, changes = self._undo
+        self._undo = None
+        self.sum = total
+        for rows, added in reversed(changes):
+            if added:
+                self.counted.discard(rows)
+            else:
+                self.counted.add(rows)
+
+    def _record(self, rows, added):
+        if self._undo is not None and rows.size:
+            self._undo[1].append((rows, added))
 
     def get_state(self):
         return {"density_sum": self.sum.copy(), "density_rows": self.counted.ids()}

@@ -103,6 +103,7 @@ class KNNPool(BaseCandidatePool):
     """
 
     expands = True
+    _round = None  # the open round's checkpoint (see checkpoint), else None
 
     _parameter_constraints = {
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
@@ -162,11 +163,18 @@ class KNNPool(BaseCandidatePool):
         return self
 
     # -- neighbour lists -------------------------------------------------------
+    def _depth(self, n_neighbors):
+        """A search depth of at most every row of X: deeper lists would only
+        be -1 padding (``n_neighbors`` may exceed the number of rows)."""
+        return min(int(n_neighbors), self.n_samples_fit_)
+
     def _search(self, rows, n_neighbors):
         """Neighbour lists of ``rows`` (int64 ids, -1 padded), one batched call."""
         t0 = time.perf_counter()
+        n_neighbors = self._depth(n_neighbors)
         ids_only = getattr(self.index_, "neighbor_ids", None)  # a KNNGraph
         if ids_only is not None:
+            n_neighbors = min(n_neighbors, self.index_.neighbors_.shape[1])
             ind = ids_only(rows, n_neighbors, exclude=self._excluded)
         else:
             _, ind = self.index_.search_rows(rows, n_neighbors, exclude=self._excluded)
@@ -189,12 +197,26 @@ class KNNPool(BaseCandidatePool):
         """Search the ``depth`` nearest available rows of each of ``rows`` in one
         call (-1 padded when the index runs out) and cache each list."""
         t0 = time.perf_counter()
+        depth = self._depth(depth)
         _, ids = self.index_.search_rows(rows, depth, exclude=self._excluded)
         ids = np.asarray(ids, dtype=np.int64)
         self._knn_seconds += time.perf_counter() - t0
         for row, neigh in zip(rows.tolist(), ids, strict=True):
-            self._cache[row] = neigh
+            self._cache_put(row, neigh)
         return ids
+
+    def _cache_put(self, row, ids):
+        """Cache the list ``ids`` of ``row`` (what it replaces is recorded
+        while a round is open)."""
+        if self._round is not None:
+            self._round["cache"].setdefault(row, self._cache.get(row))
+        self._cache[row] = ids
+
+    def _cache_pop(self, row):
+        """Pop the cached list of ``row`` (None if there is none)."""
+        if self._round is not None and row in self._cache:
+            self._round["cache"].setdefault(row, self._cache[row])
+        return self._cache.pop(row, None)
 
     def prefetch(self, rows, depth=None):
         """Search the lists of ``rows`` in one call, ``len(rows)`` extra deep.
@@ -213,7 +235,7 @@ class KNNPool(BaseCandidatePool):
             for row, neigh in zip(
                 rows.tolist(), self._search(rows, depth), strict=False
             ):
-                self._cache[row] = neigh
+                self._cache_put(row, neigh)
 
     def _take_cached(self, row):
         """Pop the cached list of ``row``: its ``n_neighbors`` nearest available
@@ -224,7 +246,7 @@ class KNNPool(BaseCandidatePool):
         ``n_neighbors`` survivors are still the nearest. A list left with fewer
         survivors than that (and that was not already short) is searched again.
         """
-        cached = self._cache.pop(row, None)
+        cached = self._cache_pop(row)
         if cached is None:
             return None
         valid = cached[cached >= 0]
@@ -264,15 +286,17 @@ class KNNPool(BaseCandidatePool):
             ~(self._members.contains(neigh) | self._excluded.contains(neigh))
         ]
         if joined.size:
-            self._members.add(joined)
             self._record_joined(joined)
         return joined
 
     def _record_joined(self, joined, block=None):
-        """Bookkeeping of rows that just joined (already in ``_members``).
+        """Rows that just joined: distinct ids, none in ``_members`` yet.
 
         ``block``, when given, holds ``X[joined]`` (``joined`` sorted).
         """
+        if self._round is not None:
+            self._round["joined"].append(joined)
+        self._members.add_new_ids(joined)
         self._member_chunks.append(joined)
         if self.density_ is not None:
             self.density_.add(joined, block)
@@ -317,7 +341,7 @@ class KNNPool(BaseCandidatePool):
 
     def add_near(self, vectors, n_neighbors=None):
         """Add the nearest available rows of each vector (a search over all rows)."""
-        k = self.n_neighbors if n_neighbors is None else n_neighbors
+        k = self._depth(self.n_neighbors if n_neighbors is None else n_neighbors)
         vectors = np.atleast_2d(vectors)
         n_index = getattr(self.index_, "n_features_in_", vectors.shape[1])
         if vectors.shape[1] != n_index:
@@ -336,7 +360,6 @@ class KNNPool(BaseCandidatePool):
         rows = rows[rows >= 0]
         joined = rows[~(self._members.contains(rows) | self._excluded.contains(rows))]
         if joined.size:
-            self._members.add(joined)
             self._record_joined(joined)
         return joined
 
@@ -344,13 +367,59 @@ class KNNPool(BaseCandidatePool):
         return KNNBatch(self, len(rows))
 
     def expand(self, row):
-        self._leave([row])
+        self.leave([row])
         return self._expand_rows(np.array([row], dtype=np.int64))
 
     def update(self, rows):
         rows = np.asarray(rows, dtype=np.int64)
-        self._leave(rows)
+        self.leave(rows)
         self._expand_rows(rows)
+
+    # -- undoing a round -------------------------------------------------------
+    def checkpoint(self):
+        """Mark the start of a round (see :class:`~skseals.base.BaseCandidatePool`).
+
+        While the round is open, the pool records the rows that join it and
+        the old value of each cached list it replaces or drops, O(1) per
+        change.
+        """
+        mark = super().checkpoint()
+        mark.update(
+            joined=[],  # rows that joined the pool since
+            cache={},  # row -> its cached list before the round (None: none)
+            member_list=self._member_list,
+            member_chunks=list(self._member_chunks),
+            knn_seconds=self._knn_seconds,
+        )
+        self._round = mark
+        return mark
+
+    def commit(self, checkpoint):
+        self._round = None
+        super().commit(checkpoint)
+
+    def rollback(self, checkpoint, rows):
+        """Undo the round: the rows that joined leave (the row cache too),
+        the picks ``rows`` are unexpanded candidates again and each cached
+        list is back as it was (lists searched during the round were searched
+        without the picks). O(pool) at most."""
+        self._round = None
+        super().rollback(checkpoint, rows)
+        joined = checkpoint["joined"]
+        joined = np.concatenate(joined) if joined else np.empty(0, dtype=np.int64)
+        self._members.discard(joined)
+        if self._buffer is not None and joined.size:
+            held, _ = self._buffer.view()
+            self._buffer.compact(~np.isin(held, joined))
+        self._expanded.discard(rows)  # an available row is never expanded
+        for row, ids in checkpoint["cache"].items():
+            if ids is None:
+                self._cache.pop(row, None)
+            else:
+                self._cache[row] = ids
+        self._member_list = checkpoint["member_list"]
+        self._member_chunks = checkpoint["member_chunks"]
+        self._knn_seconds = checkpoint["knn_seconds"]
 
     def get_state(self):
         rows = np.fromiter(self._cache, dtype=np.int64, count=len(self._cache))

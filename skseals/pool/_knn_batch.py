@@ -289,10 +289,9 @@ class KNNBatch:
         pool._expanded.add(picks)
         if pool._cache:
             for row in picks.tolist():
-                pool._cache.pop(row, None)
+                pool._cache_pop(row)
         if joined.size:
-            pool._members.add_new_ids(joined)
             if block is None:
                 block = self._rows_read(joined)
             pool._record_joined(joined, block)
-        pool._leave(picks)
+        pool.leave(picks)

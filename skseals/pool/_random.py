@@ -81,6 +81,17 @@ class RandomSubsetPool(BaseCandidatePool):
             self._members = self._members[keep]
         return self._members
 
+    def checkpoint(self):
+        """Mark the start of a round: its draw replaces the members and the
+        density sum by new objects, so the old ones are kept."""
+        mark = super().checkpoint()
+        mark["members"] = self._members
+        return mark
+
+    def rollback(self, checkpoint, rows):
+        super().rollback(checkpoint, rows)
+        self._members, self.density_ = checkpoint["members"], checkpoint["density"]
+
     def get_state(self):
         state = {
             "members": self._members.copy(),

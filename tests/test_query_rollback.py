@@ -1,0 +1,184 @@
+"""A query() that raises part-way leaves the learner as it was.
+
+Each test fits two twin learners with the same history, arms a fault at the
+k-th call of one step of the round (a neighbour search, a read of a graph's
+table, a scoring call, the pool's bookkeeping of the picks) on the first,
+for k = 1, 2, ... until a round completes, and checks after every fault that
+the first is in the state of the untouched second, then that both pick the
+same rows from then on. Faults alternate between OSError and
+KeyboardInterrupt.
+"""
+
+import numpy as np
+import pytest
+
+import skseals._greedy as greedy_module
+from skseals import ActiveLearner
+from skseals.neighbors import KNNGraph
+from skseals.pool import FullScanPool, KNNPool, RandomSubsetPool
+from skseals.query import QueryAnywhere
+
+STRATEGIES = {
+    "entropy": lambda: "entropy",
+    "density": lambda: "information_density",
+    "kcenter": lambda: "kcenter",
+    "anywhere": lambda: QueryAnywhere("entropy"),
+}
+
+
+@pytest.fixture(scope="module")
+def data(rare_concept_data):
+    X, y = rare_concept_data
+    truth = (np.arange(X.shape[0]) < 60).astype(int)
+    return X, y, truth
+
+
+@pytest.fixture(scope="module")
+def graph(data):
+    return KNNGraph(n_neighbors=30, index="exact").fit(data[0])
+
+
+class _Fault:
+    """Stands for ``obj.name``: raises at its ``at``-th call since armed."""
+
+    def __init__(self, monkeypatch, obj, name, learner):
+        self._call, self._learner = getattr(obj, name), learner
+        self.at = self.calls = 0
+        self.fired_after_picks = False
+        monkeypatch.setattr(obj, name, self)
+
+    def arm(self, at):
+        self.at, self.calls = at, 0
+        self._excluded = len(self._learner.excluded_)
+
+    def __call__(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls == self.at:
+            self.fired_after_picks |= len(self._learner.excluded_) > self._excluded
+            raise (KeyboardInterrupt if self.at % 2 else OSError)("injected fault")
+        return self._call(*args, **kwargs)
+
+
+def _pool(kind, graph):
+    if kind == "exact":
+        return KNNPool(8, index="exact")
+    if kind == "exact-no-row-cache":
+        return KNNPool(8, index="exact", row_cache=False)
+    if kind.startswith("graph"):
+        return KNNPool(8, index=graph)
+    return FullScanPool() if kind == "full" else RandomSubsetPool(300)
+
+
+def _twin(data, pool, strategy):
+    """A learner with labels, a taught batch and a pending one."""
+    X, y, truth = data
+    lr = ActiveLearner(
+        pool=pool, query_strategy=strategy, batch_size=12, random_state=0
+    ).fit(X, y)
+    rows = lr.query()
+    lr.teach(rows, truth[rows])
+    lr.query()
+    return lr
+
+
+def _state(lr):
+    """Everything a round reads or changes (the pool's row cache as the
+    available rows it holds, in order: compacting it changes no pick)."""
+    pool = lr.pool_
+    state = {
+        "candidates": lr.candidate_indices(),
+        "pending": lr.pending_indices_,
+        "labels": lr.labels_,
+        "excluded": lr.excluded_.ids(),
+        "rng": lr.random_state_.get_state()[1].tolist(),
+        "rng position": lr.random_state_.get_state()[2],
+    }
+    for key, value in pool.get_state().items():
+        if key != "build_seconds":
+            state["pool " + key] = value
+    if "pool cache_rows" in state:  # the lists cached, in any order
+        rows = state.pop("pool cache_rows").tolist()
+        lists = state.pop("pool cache_lists")
+        lengths = state.pop("pool cache_lengths").tolist()
+        state["pool cache"] = {
+            row: lists[i, : lengths[i]].tolist() for i, row in enumerate(rows)
+        }
+    buffer = getattr(pool, "_buffer", None)
+    if buffer is not None:
+        held, _ = buffer.view()
+        state["row cache"] = held[~lr.excluded_.contains(held)]
+    return {
+        key: value.tolist() if isinstance(value, np.ndarray) else value
+        for key, value in state.items()
+    }
+
+
+def _sites(kind, learner):
+    """The steps of a round a fault may hit: ``{name: (object, method)}``."""
+    sites = {
+        "score": (learner.query_strategy_, "score"),
+        "leave": (learner.pool_, "leave"),
+    }
+    if kind.startswith("exact"):
+        sites["search"] = (learner.pool_.index_, "search_rows")
+    if kind.startswith("graph"):
+        sites["table"] = (learner.pool_, "_neighbor_table")
+    return sites
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "exact",
+        "exact-no-row-cache",
+        "graph-interpreted",
+        "graph-compiled",
+        "full",
+        "random",
+    ],
+)
+def test_a_failed_query_leaves_the_learner_as_it_was(
+    data, graph, kind, strategy, monkeypatch
+):
+    X, _, truth = data
+    kernels = []
+    if kind == "graph-interpreted":
+        monkeypatch.setattr(greedy_module, "graph_kernels", lambda: None)
+    if kind == "graph-compiled":
+        pytest.importorskip("numba")
+        graph_kernels = greedy_module.graph_kernels
+
+        def counting():
+            kernels.append(graph_kernels())
+            return kernels[-1]
+
+        monkeypatch.setattr(greedy_module, "graph_kernels", counting)
+    make = STRATEGIES[strategy]
+    failed = _twin(data, _pool(kind, graph), make())
+    untouched = _twin(data, _pool(kind, graph), make())
+    assert _state(failed) == _state(untouched)
+    for name, (obj, method) in _sites(kind, failed).items():
+        fault = _Fault(monkeypatch, obj, method, failed)
+        for at in range(1, 100):
+            fault.arm(at)
+            try:
+                rows = failed.query()
+            except (OSError, KeyboardInterrupt):
+                assert _state(failed) == _state(untouched), (name, at)
+                continue
+            break  # fewer than `at` calls: the round completed
+        else:
+            pytest.fail(f"{name}: a round made 100 calls")
+        fault.arm(0)  # disarmed
+        assert at > 1 or name == "table", f"no round calls {name}"
+        if name == "leave" or (name == "search" and at > 2):
+            assert fault.fired_after_picks  # rows were taken when it raised
+        # Taught, the picks are the same as the untouched learner's.
+        np.testing.assert_array_equal(rows, untouched.query())
+        failed.teach(rows, truth[rows])
+        untouched.teach(rows, truth[rows])
+        assert _state(failed) == _state(untouched)
+    np.testing.assert_array_equal(failed.query(), untouched.query())
+    if kind == "graph-compiled" and strategy != "kcenter":
+        assert kernels and kernels[0] is not None  # the compiled loop ran
