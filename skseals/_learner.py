@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn import config_context
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.exceptions import FitFailedWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
@@ -32,7 +34,11 @@ from .utils import (
     top_k,
 )
 from .utils._threads import limit_threads
-from .utils._validation import validate_rows
+from .utils._validation import (
+    check_strategy_scores,
+    check_strategy_when_cold,
+    validate_rows,
+)
 
 __all__ = ["ActiveLearner"]
 
@@ -127,7 +133,6 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
 
     def _fit(self, X, y):
         from .query import make_strategy
-        from .utils._validation import check_strategy_when_cold
 
         self._validate_params()
         if self.estimator is not None and not callable(
@@ -214,8 +219,6 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         return max(present, key=self._labels.count)  # the background class
 
     def _fit_estimator(self, rows, values):
-        from .utils._validation import check_strategy_scores
-
         X = self.X_[rows]
         if np.unique(values).shape[0] < 2:
             return CentroidClassifier().fit(X, values)
@@ -262,10 +265,6 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         everything else is updated, the round's ``history_`` entry holds the
         error and a ``FitFailedWarning`` tells why (see ``teach``).
         """
-        import warnings
-
-        from sklearn.exceptions import FitFailedWarning
-
         t0 = time.perf_counter()
         rows, values = self._labels.training_set()
         previous = getattr(self, "estimator_", None)
@@ -692,6 +691,7 @@ class ActiveLearner(_BaseActive):
         with an existing journal replays it on top of ``y``, so a crashed
         session resumes with every label whose ``teach()`` had returned. A torn
         last record is ignored; a journal written for other data is refused.
+        The journal ``fit`` opens stays in force until the next ``fit``.
     random_state : int, RandomState instance or None, default=None
         The one source of randomness (tie-breaking, random pools).
 
@@ -711,7 +711,8 @@ class ActiveLearner(_BaseActive):
         The resolved strategy and the fitted pool.
     history_ : list of dict
         One entry per round (round 0 is ``fit``): ``n_labeled``, ``pool_size``
-        and the seconds spent in selection, neighbour search and training.
+        and the seconds spent in selection, neighbour search and training;
+        ``refit_error`` when the round's refit failed (see ``teach``).
     pseudo_negatives_ : ndarray of int64
         Rows used as pseudo-negatives in the last refit (sorted). They are
         machine labels: never in ``labels_``, never counted in ``n_labeled_``,

@@ -104,7 +104,10 @@ class SessionMixin:
         overwrite : bool, default=False
             Replace an existing directory.
         include_index : bool, default=True
-            Save the neighbour index with the session.
+            Save the neighbour index with the session. An
+            :class:`~skseals.neighbors.OnDiskFaissIndex` already lives in its
+            own files and is not copied: save with ``include_index=False`` and
+            load with ``index=OnDiskFaissIndex.load(its_path, X)``.
         """
         from ._persistence import save_session
 

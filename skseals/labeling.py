@@ -240,11 +240,22 @@ class LabelingSession:
         rows = self.batch_[:n]
         labels = np.empty(n, dtype=object)
         labels[:] = self.answers_
-        self.learner.teach(rows, labels)
+        try:
+            self.learner.teach(rows, labels)
+        except BaseException:
+            # Interrupted after the labels were recorded (e.g. Ctrl-C in the
+            # refit): they are taught; drop them here so none is taught twice.
+            if not np.isin(rows, self.learner.pending_indices_).any():
+                self._taught(n)
+            raise
+        self._taught(n)
+        return n
+
+    def _taught(self, n):
+        """The first ``n`` rows of the batch were taught: drop them."""
         self.batch_ = self.batch_[n:]
         self.answers_ = []
         self.n_taught_ += n
-        return n
 
     # -- helpers ---------------------------------------------------------------
     def _decode(self, label):

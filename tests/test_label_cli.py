@@ -254,6 +254,26 @@ def test_session_with_an_active_learner_takes_class_values():
     assert session.progress()["n_positives"] is None
 
 
+def test_an_interrupted_refit_does_not_teach_the_answers_twice(monkeypatch):
+    from sklearn.linear_model import LogisticRegression
+
+    searcher = _searcher(batch_size=2)
+    session = LabelingSession(searcher)
+    rows = session.next_batch()
+    session.answer("y")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(LogisticRegression, "fit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        session.answer("n")  # completes the batch: teach, then the refit
+    monkeypatch.undo()
+    assert searcher.labels_[rows].tolist() == [1, 0]  # recorded before it
+    assert session.answers_ == [] and session.n_taught_ == 2
+    assert session.commit() == 0  # nothing left to teach (twice)
+
+
 def test_class_values_win_over_command_words():
     # Sizes "s", "m", "l": "s" is a class here, never a skip; "no" too.
     rng = np.random.RandomState(0)
