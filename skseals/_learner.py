@@ -201,6 +201,7 @@ class _BaseActive(SessionMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimat
         self.pool_ = pool
         self._timing["knn_seconds"] += pool.pop_knn_seconds()
         self._refit()
+        self._fitted_components = self._components_in_force()
         self._create_journal(header)
         return self
 

@@ -108,12 +108,37 @@ class SessionMixin:
             :class:`~skseals.neighbors.OnDiskFaissIndex` already lives in its
             own files and is not copied: save with ``include_index=False`` and
             load with ``index=OnDiskFaissIndex.load(its_path, X)``.
+
+        Raises
+        ------
+        ValueError
+            When ``pool`` or ``query_strategy`` was changed with ``set_params``
+            since ``fit`` (they are resolved in ``fit``): the session would not
+            resume as this learner continues. Fit again, or set them back.
         """
         from ._persistence import save_session
 
         with self._state_lock():
             check_is_fitted(self, "X_")
+            changed = [
+                k
+                for k, v in self._components_in_force().items()
+                if v != getattr(self, "_fitted_components", {}).get(k, v)
+            ]
+            if changed:
+                raise ValueError(
+                    f"{' and '.join(changed)} changed (set_params) since fit: this "
+                    "learner still uses the fitted one, but the saved session "
+                    "would resume with the new one. Fit again, or set it back, "
+                    "before saving."
+                )
             save_session(self, path, overwrite=overwrite, include_index=include_index)
+
+    def _components_in_force(self):
+        """The parameters resolved in ``fit`` into fitted components
+        (``pool_``, ``query_strategy_``), as text to tell a later change."""
+        params = self.get_params(deep=False)
+        return {k: repr(params[k]) for k in ("pool", "query_strategy")}
 
     def _session_state(self):
         labels = self._labels
@@ -220,6 +245,7 @@ class SessionMixin:
                 codes, new = self._labels.prepare(idx, record["labels"])
                 self._apply_teach(idx, codes, new)
                 self._journal_records += 1
+        self._fitted_components = self._components_in_force()
         return self
 
 

@@ -376,3 +376,23 @@ def test_sigkill_at_a_random_moment_loses_no_returned_label(tmp_path):
     resumed = ActiveSearcher(journal=journal, random_state=0).fit(X, y)
     np.testing.assert_array_equal(resumed.labels_[taught], y_true[taught])
     assert resumed.n_labeled_ >= 12 + len(taught)
+
+
+def test_a_component_changed_after_fit_is_not_saved_as_in_force(data, tmp_path):
+    # pool and query_strategy are resolved in fit: a session saved after
+    # set_params would resume with the new ones, unlike the learner in memory.
+    X, y, _ = data
+    learner = ActiveSearcher(pool=KNNPool(10, index="exact"), batch_size=5,
+                             random_state=0).fit(X, y)  # fmt: skip
+    learner.teach(learner.query(), [0] * 5)
+    learner.set_params(pool__n_neighbors=50)
+    with pytest.raises(ValueError, match="pool changed .*since fit"):
+        learner.save(tmp_path / "s")
+    assert not (tmp_path / "s").exists()
+    learner.set_params(pool__n_neighbors=10, batch_size=7)  # read at each query
+    learner.save(tmp_path / "s")
+    resumed = skseals.load(tmp_path / "s", X)
+    assert np.array_equal(resumed.query(), learner.query())
+    learner.set_params(query_strategy="entropy")
+    with pytest.raises(ValueError, match="query_strategy changed"):
+        learner.save(tmp_path / "t")
