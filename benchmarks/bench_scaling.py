@@ -445,7 +445,7 @@ def instrumented_split(cfg, truth, repeats=3):
     timers (about a microsecond each), so the split is not inflated the way
     cProfile inflates many small Python calls.
     """
-    import skseals._learner as learner_mod
+    import skseals._querying as learner_mod
 
     lr = cfg.learner
     pool = lr.pool_
@@ -586,13 +586,13 @@ def profile_round(cfg, truth, batch):
     wall = time.perf_counter() - t0
     lr.teach(rows, truth[rows])
     st = pstats.Stats(prof)
-    total = _sum(st, _fn("skseals/_learner.py", "query"))
+    total = _sum(st, _fn("skseals/_querying.py", "query"))
     search = _sum(
         st,
         _fn("skseals/pool/_knn.py", "_search", "_neighbor_table", "_search_and_cache"),
     )
     scoring = _sum(
-        st, _fn("skseals/_learner.py", "_score", "_score_all", "_score_block")
+        st, _fn("skseals/_querying.py", "_score", "_score_all", "_score_block")
     )
     model = _sum(
         st, lambda k: "skseals/query/" in k[0].replace("\\", "/") and k[2] == "score"

@@ -7,7 +7,7 @@ from numbers import Real
 import numpy as np
 from sklearn.utils.multiclass import type_of_target
 
-from ._learner import _BaseActive
+from ._active import _BaseActive
 
 __all__ = ["ActiveSearcher"]
 

@@ -9,7 +9,7 @@ import pytest
 from joblib import parallel_config
 from sklearn.linear_model import LogisticRegression
 
-import skseals._learner as learner_module
+import skseals._querying as querying_module
 from skseals import ActiveLearner, ActiveSearcher
 from skseals._pseudo import draw_pseudo_negatives, positive_scores
 from skseals.neighbors import KNNGraph
@@ -132,7 +132,7 @@ def test_bad_block_size():
 @pytest.mark.parametrize("cls", [ActiveLearner, ActiveSearcher])
 def test_full_scan_scoring_is_identical(data, backend, monkeypatch, cls):
     X, y = data
-    monkeypatch.setattr(learner_module, "_SCORE_CHUNK", 512)  # 6 blocks
+    monkeypatch.setattr(querying_module, "_SCORE_CHUNK", 512)  # 6 blocks
 
     def run():
         learner = cls(pool="full", batch_size=20, random_state=0).fit(X, y)
@@ -286,7 +286,7 @@ def test_full_scan_on_file_backed_X_is_identical(
     tmp_path, data, backend, monkeypatch, source
 ):
     X, y = data
-    monkeypatch.setattr(learner_module, "_SCORE_CHUNK", 512)
+    monkeypatch.setattr(querying_module, "_SCORE_CHUNK", 512)
     X_file = _file_backed(tmp_path, X, source)
 
     def run(X):

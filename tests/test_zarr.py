@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-import skseals._learner as learner_module
+import skseals._querying as querying_module
 from skseals import ActiveLearner, ActiveSearcher
 from skseals.neighbors import ExactIndex, FaissIndex, KNNGraph
 from skseals.pool import KNNPool
@@ -153,7 +153,7 @@ def test_knn_pool_reads_only_candidate_rows(data):
 
 def test_full_scan_reads_in_blocks(data, monkeypatch):
     X, y = data
-    monkeypatch.setattr(learner_module, "_SCORE_CHUNK", 512)
+    monkeypatch.setattr(querying_module, "_SCORE_CHUNK", 512)
     counting = _Counting(_zarr(X))
     learner = ActiveLearner(pool="full", random_state=0).fit(counting, y)
     before = counting.rows_read

@@ -1,0 +1,227 @@
+"""One round of query(): score the candidate pool, pick the batch greedily."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from sklearn import config_context
+from sklearn.utils.validation import check_is_fitted
+
+from ._cold_start import CentroidClassifier
+from ._greedy import select_batch
+from .base import QueryContext
+from .utils import (
+    check_batch_size,
+    head_positions,
+    tie_break_keys,
+    top_k,
+)
+from .utils._threads import limit_threads
+
+__all__ = ["QueryMixin"]
+
+_SCORE_CHUNK = 65536  # rows scored per call
+
+
+class QueryMixin:
+    """``query()`` of :class:`ActiveLearner` / :class:`ActiveSearcher`: the
+    candidates' scores and the greedy, expanding batch."""
+
+    def _context(self):
+        labels = self._labels
+        pos = self._positive_value()
+        n_pos = labels.count(pos) if pos is not None else 0
+        cold = isinstance(self.estimator_, CentroidClassifier)
+        ctx = QueryContext(
+            classes=self.estimator_.classes_,
+            pos_label=pos,
+            n_positive=n_pos,
+            n_negative=labels.n_labeled - n_pos,
+        )
+        ctx.density_sum, ctx.density_count = self.pool_.density()
+        strategy = self._round_strategy()
+        if strategy.requires_labeled_X:
+            taken = np.union1d(labels.labeled_rows, self.pending_.ids())
+            ctx.labeled_X = self.X_[taken]
+        if cold:
+            ctx.centroid = self.estimator_.centroid_
+        return ctx
+
+    def _round_strategy(self):
+        if isinstance(self.estimator_, CentroidClassifier):
+            from .query import CentroidSimilarity
+
+            return CentroidSimilarity()
+        return self.query_strategy_
+
+    def _score(self, strategy, rows, ctx):
+        """Scores of the rows ``rows`` of X (gathered in chunks)."""
+        if rows.shape[0] == 0:
+            return np.empty(0, dtype=np.float64)
+        return self._score_chunks(
+            strategy, ctx, rows.shape[0], lambda s, e: self.X_[rows[s:e]]
+        )
+
+    def _score_block(self, strategy, block, ctx, norms=None):
+        """Scores of the rows of ``block`` (a pool's contiguous copy), whose
+        L2 norms ``norms`` the pool may keep (for information density)."""
+        if block.shape[0] == 0:
+            return np.empty(0, dtype=np.float64)
+        return self._score_chunks(
+            strategy, ctx, block.shape[0], lambda s, e: block[s:e], norms
+        )
+
+    def _score_chunks(self, strategy, ctx, n_rows, rows_of, norms=None):
+        # X was checked finite in fit (an X read by rows is not: a non-finite
+        # row scores NaN and ranks last), so skip the check of every block.
+        parts = []
+        try:
+            with config_context(assume_finite=True):
+                for s in range(0, n_rows, _SCORE_CHUNK):
+                    e = min(s + _SCORE_CHUNK, n_rows)
+                    ctx.row_norms = None if norms is None else norms[s:e]
+                    parts.append(strategy.score(self.estimator_, rows_of(s, e), ctx))
+        finally:
+            ctx.row_norms = None
+        return np.concatenate(parts).astype(np.float64, copy=False)
+
+    def _score_all(self, strategy, ctx):
+        """Full scan: score contiguous blocks of X (no gathered copy)."""
+        from .utils import map_row_blocks
+
+        def score_block(block, start, stop, strategy, estimator, ctx, excluded):
+            keep = ~excluded.dense(start, stop)
+            if not keep.any():
+                return None
+            with config_context(assume_finite=True):  # X was checked in fit
+                s = strategy.score(estimator, block, ctx)
+            return np.flatnonzero(keep) + start, np.asarray(s, dtype=np.float64)[keep]
+
+        # Blocks run through joblib: parallel_config(backend="dask") scores them
+        # on a Dask cluster; results are combined in block order (bit-identical).
+        parts = map_row_blocks(
+            score_block,
+            self.X_.shape[0],
+            _SCORE_CHUNK,
+            X=self.X_,
+            args=(strategy, self.estimator_, ctx, self.excluded_),
+        )
+        parts = [p for p in parts if p is not None]
+        cand = [p[0] for p in parts]
+        scores = [p[1] for p in parts]
+        if not cand:
+            return np.empty(0, np.int64), np.empty(0, np.float64)
+        return np.concatenate(cand).astype(np.int64), np.concatenate(scores)
+
+    def _query_anywhere(self, strategy, cand, scores, seed, ctx):
+        """Add the neighbours of the most uncertain row's projection to the pool."""
+        head = head_positions(scores, 1)
+        best = cand[head[top_k(scores[head], tie_break_keys(cand[head], seed), 1)]]
+        point = strategy.project(self.estimator_, self.X_[best])
+        joined = self.pool_.add_near(point, strategy.n_neighbors)
+        if joined.size == 0:
+            return cand, scores
+        cand = np.concatenate([cand, joined])
+        scores = np.concatenate([scores, self._score(strategy, joined, ctx)])
+        return cand, scores
+
+    def query(self, batch_size=None):
+        """Pick the rows a human should label next.
+
+        Parameters
+        ----------
+        batch_size : int, default=None
+            Rows to return; ``None`` uses the ``batch_size`` parameter.
+
+        Returns
+        -------
+        indices : ndarray of shape (n_picked,), dtype int64
+            Row indices into X, best first, no duplicates. Never a labeled or
+            skipped row, nor one returned by an earlier ``query()`` and not yet
+            taught. Fewer than ``batch_size`` rows (possibly none) when the
+            candidate pool runs out.
+
+        Notes
+        -----
+        A call that raises (a neighbour search's I/O error, KeyboardInterrupt)
+        leaves the learner as it was: no row is taken, and the random state
+        and the candidate pool are restored, so the next call picks as this
+        one would have.
+        """
+        with self._state_lock(), limit_threads():
+            check_is_fitted(self, "X_")
+            rng, timing = self.random_state_.get_state(), dict(self._timing)
+            taken = []  # rows the round made unavailable
+            mark = self.pool_.checkpoint()
+            try:
+                picks = self._query(batch_size, taken)
+            except BaseException:
+                rows = np.concatenate(taken) if taken else np.empty(0, np.int64)
+                self.excluded_.discard(rows)
+                self.pending_.discard(rows)
+                self.pool_.rollback(mark, rows)
+                self.random_state_.set_state(rng)
+                self._timing = timing
+                raise
+            self.pool_.commit(mark)
+            return picks
+
+    def _query(self, batch_size, taken):
+        """One round; every row it excludes is appended to ``taken`` first."""
+        b = check_batch_size(self.batch_size if batch_size is None else batch_size)
+        t0 = time.perf_counter()
+        seed = int(
+            self.random_state_.randint(0, np.iinfo(np.int64).max, dtype=np.int64)
+        )
+        self.pool_.begin_round(self.random_state_)
+        strategy = self._round_strategy()
+        ctx = self._context()
+        if self.pool_.scans_all:
+            cand, scores = self._score_all(strategy, ctx)
+        else:
+            cand, block, available = self.pool_.candidate_block()
+            if block is None:
+                scores = self._score(strategy, cand, ctx)
+            else:
+                norms = None
+                if strategy.requires_density:
+                    norms = self.pool_.block_norms()
+                scores = self._score_block(strategy, block, ctx, norms)
+            if available is not None:
+                cand, scores = cand[available], scores[available]
+        if getattr(strategy, "queries_anywhere", False) and cand.size:
+            cand, scores = self._query_anywhere(strategy, cand, scores, seed, ctx)
+        rescore = None
+        if strategy.sequential:
+
+            def rescore(s, rows, picked):
+                return strategy.update_scores(s, self.X_[rows], self.X_[picked], ctx)
+
+        def score_new(rows, block=None):
+            ctx.density_sum, ctx.density_count = self.pool_.density()
+            if block is not None:
+                return self._score_block(strategy, block, ctx)
+            return self._score(strategy, rows, ctx)
+
+        def exclude(rows):
+            rows = np.asarray(rows, dtype=np.int64)
+            rows = rows[~self.excluded_.contains(rows)]
+            taken.append(rows)
+            self.excluded_.add(rows)
+
+        picks = select_batch(
+            cand,
+            scores,
+            b,
+            seed,
+            pool=self.pool_,
+            exclude=exclude,
+            score_rows=score_new,
+            rescore=rescore,
+        )
+        self.pending_.add(picks)
+        knn = self.pool_.pop_knn_seconds()
+        self._timing["knn_seconds"] += knn
+        self._timing["selection_seconds"] += time.perf_counter() - t0 - knn
+        return picks
