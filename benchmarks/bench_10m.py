@@ -336,7 +336,7 @@ def _phase_timers(steps):
     """Time the steps of ``build_ondisk_ivf`` by wrapping the functions it calls."""
     import faiss.contrib.ondisk as ondisk
 
-    from skseals.neighbors import _faiss_ondisk as mod
+    from skseals.neighbors import _faiss_build as mod
 
     def timed(name, fn):
         def wrapper(*a, **kw):
@@ -351,7 +351,7 @@ def _phase_timers(steps):
 
     saved = [
         (mod, "_trained", "train (sample read, k-means, PQ)"),
-        (mod, "map_row_blocks", "add shards (encode, write)"),
+        (mod, "_add_shards", "add shards (encode, write)"),
         (ondisk, "merge_ondisk", "merge lists on disk"),
         (mod, "_finish", "load memory-mapped"),
     ]

@@ -14,7 +14,8 @@ from skseals.neighbors import (
     build_index_shards,
     build_ondisk_ivf,
 )
-from skseals.neighbors._faiss_ondisk import _read, _trained
+from skseals.neighbors._faiss_build import _trained
+from skseals.neighbors._faiss_ondisk import _read
 from skseals.pool import KNNPool
 from skseals.utils import RowBitmap
 

@@ -10,7 +10,8 @@ with ``-1`` / ``inf``. :func:`make_index` turns an alias ("exact", "faiss",
 from ._annoy import AnnoyIndex
 from ._exact import ExactIndex
 from ._faiss import FaissIndex
-from ._faiss_ondisk import OnDiskFaissIndex, build_index_shards, build_ondisk_ivf
+from ._faiss_build import build_index_shards, build_ondisk_ivf
+from ._faiss_ondisk import OnDiskFaissIndex
 from ._graph import KNNGraph
 from ._hnswlib import HNSWIndex
 from ._resolve import INDEX_ALIASES, make_index
