@@ -82,4 +82,5 @@ def test_predict_checks_x_as_fit_did():
     with pytest.raises(ValueError, match="feature names"):
         learner.decision_function(X[["b", "a", "c", "d"]])
     with pytest.raises(ValueError, match="3 features"):
-        learner.predict(X.to_numpy()[:, :3])
+        with pytest.warns(UserWarning, match="does not have valid feature names"):
+            learner.predict(X.to_numpy()[:, :3])
