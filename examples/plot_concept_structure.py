@@ -22,9 +22,6 @@ from five seeds in one cluster with both k to see what it reaches.
 # ---------------------------------------
 # 20,000 unit-norm rows, one rare concept of 200 rows (1 %) split into four
 # clusters, each near a different crowd of background rows.
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.decomposition import PCA
@@ -124,5 +121,4 @@ ax.set_title(f"After 300 labels from seeds in cluster {seed_cluster}")
 ax.legend(fontsize=8)
 fig.tight_layout()
 
-if matplotlib.get_backend().lower() != "agg":  # pragma: no cover - interactive
-    plt.show()
+plt.show()

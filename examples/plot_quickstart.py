@@ -75,7 +75,8 @@ for round_ in range(15):
 # ``history_`` has one entry per round: labels, positives found, pool size
 # and seconds spent. Labeling rows at random would find about 0.5 % of the
 # labels as positives; the searcher finds most of the concept with 305 labels
-# while scoring only the candidate pool, a few percent of the rows.
+# while scoring only the candidate pool: about 1 % of the rows after ``fit``,
+# growing to about 13 % (3,782 of 30,000 rows) by the last round.
 history = searcher.history_
 labels = np.array([h["n_labeled"] for h in history])
 found = np.array([h["n_positives"] for h in history])

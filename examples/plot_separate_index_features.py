@@ -21,9 +21,6 @@ as a prebuilt index over the same rows, and the classifier is trained on the
 # -------------------------------------------------------
 import time
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.decomposition import PCA
@@ -132,5 +129,4 @@ fig.tight_layout()
 # further off, tends to need a larger pool. Check the overlap on your own data
 # before trusting a cheap index.
 
-if matplotlib.get_backend().lower() != "agg":  # pragma: no cover - interactive
-    plt.show()
+plt.show()

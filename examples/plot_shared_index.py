@@ -69,9 +69,9 @@ for c, name in enumerate(data.concept_names):
 shared_seconds = time.perf_counter() - t0
 assert all(lr.pool_.index_ is index for lr in learners.values())  # shared
 print(f"{len(learners)} concepts on the shared index: {shared_seconds:.2f} s")
-for name, lr in learners.items():
+for c, (name, lr) in enumerate(learners.items()):
     print(
-        f"  {name}: {lr.n_positives_found_:>2} of {truth[0].sum()} positives "
+        f"  {name}: {lr.n_positives_found_:>2} of {truth[c].sum()} positives "
         f"found with {lr.n_labeled_} labels"
     )
 

@@ -24,8 +24,9 @@ class ActiveLearner(_BaseActive):
         ``LogisticRegression(max_iter=1000)``.
     query_strategy : str or strategy object, default="entropy"
         "entropy", "margin", "least_confidence", "most_likely_positive",
-        "information_density", "random", "kcenter", "adaptive", or an object
-        from :mod:`skseals.query` (cloned in ``fit``).
+        "information_density", "random", "kcenter", "adaptive",
+        "query_anywhere" (binary linear models), or an object from
+        :mod:`skseals.query` (cloned in ``fit``).
     pool : {"knn", "full", "random"} or pool object, default="knn"
         Candidate pool: :class:`~skseals.pool.KNNPool` (SEALS),
         :class:`~skseals.pool.FullScanPool` or

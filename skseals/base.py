@@ -64,6 +64,24 @@ class QueryContext:
         rows whose norms it keeps (a :class:`~skseals.pool.KNNPool`'s row
         cache), so that information density need not recompute them; None
         otherwise.
+    extra : dict
+        Empty by default; skseals neither fills nor reads it.
+
+    Examples
+    --------
+    A strategy reads what it needs from the context, here the class searched
+    for:
+
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from skseals.base import QueryContext
+    >>> from skseals.query import MostLikelyPositive
+    >>> clf = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]],
+    ...                                ["a", "a", "b", "b"])
+    >>> ctx = QueryContext(classes=clf.classes_, pos_label="a",
+    ...                    n_positive=2, n_negative=2)
+    >>> MostLikelyPositive().score(clf, np.array([[0.0], [3.0]]), ctx).round(2)
+    array([0.81, 0.19])
     """
 
     classes: np.ndarray | None = None
@@ -92,6 +110,28 @@ class BaseQueryStrategy(BaseEstimator, metaclass=ABCMeta):
       k-center and cold-start ranking).
 
     A strategy never refits the estimator and never draws random numbers.
+
+    Examples
+    --------
+    A strategy that queries the rows nearest the decision boundary of a
+    binary model, used by a learner like any strategy of :mod:`skseals.query`:
+
+    >>> import numpy as np
+    >>> from skseals import ActiveLearner, UNLABELED
+    >>> from skseals.base import BaseQueryStrategy
+    >>> class SmallestMargin(BaseQueryStrategy):
+    ...     def check_estimator(self, estimator, **kwargs):
+    ...         if not hasattr(estimator, "decision_function"):
+    ...             raise TypeError("SmallestMargin needs decision_function.")
+    ...     def score(self, estimator, X, context):
+    ...         return -np.abs(estimator.decision_function(X))
+    >>> X = np.arange(40.0).reshape(20, 2)
+    >>> y = np.full(20, UNLABELED)
+    >>> y[[0, 19]] = [0, 1]
+    >>> learner = ActiveLearner(query_strategy=SmallestMargin(), pool="full",
+    ...                         random_state=0).fit(X, y)
+    >>> learner.query(3).tolist()  # the boundary lies between rows 9 and 10
+    [10, 9, 11]
     """
 
     requires_density = False
@@ -101,13 +141,63 @@ class BaseQueryStrategy(BaseEstimator, metaclass=ABCMeta):
 
     @abstractmethod
     def score(self, estimator, X, context):
-        """Score rows of ``X`` (one float each, higher first; row-wise)."""
+        """Score rows of ``X`` (one float each, higher first; row-wise).
+
+        Row-wise: a row's score depends on that row and ``context`` only, so
+        the learner may score the candidates in blocks.
+
+        Parameters
+        ----------
+        estimator : fitted classifier or None
+            The learner's ``estimator_``; not to be modified. None may be
+            passed when ``requires_estimator`` is False.
+        X : array-like of shape (n_rows, n_features)
+            The rows to score.
+        context : QueryContext
+            What else the round knows (classes, label counts, density...).
+
+        Returns
+        -------
+        scores : ndarray of shape (n_rows,)
+            Higher means "label this first"; NaN ranks last.
+        """
 
     def check_estimator(self, estimator):
-        """Raise TypeError if ``estimator`` cannot be used by this strategy."""
+        """Raise TypeError if ``estimator`` cannot be used by this strategy.
+
+        The learner calls it with each estimator it fits (in ``fit`` and
+        ``teach``, when ``requires_estimator``), so that an unusable pair is
+        refused there rather than in ``query()``. This default
+        accepts every estimator; the strategies of :mod:`skseals.query` also
+        take ``classes=`` (those an unfitted estimator will be fitted on).
+
+        Parameters
+        ----------
+        estimator : estimator object
+            The classifier the learner fits.
+        """
 
     def update_scores(self, scores, X, x_picked, context):
-        """Re-score after a greedy pick (only for ``sequential`` strategies)."""
+        """Re-score after a greedy pick (only for ``sequential`` strategies).
+
+        This default returns ``scores`` unchanged.
+
+        Parameters
+        ----------
+        scores : ndarray of shape (n_rows,)
+            Current scores of the rows of ``X`` (not to be modified).
+        X : array-like of shape (n_rows, n_features)
+            The candidates still available.
+        x_picked : ndarray of shape (n_features,) or (n_picked, n_features)
+            Embedding(s) of the row(s) just picked.
+        context : QueryContext
+            As for :meth:`score`.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_rows,)
+            The new scores of the rows of ``X``.
+        """
         return scores
 
 
@@ -118,6 +208,32 @@ class BaseCandidatePool(BaseEstimator, metaclass=ABCMeta):
     (``excluded``: labeled, skipped and pending rows, a shared
     :class:`~skseals.utils.RowBitmap` the learner updates) and the rows labeled
     so far; it never sees labels.
+
+    Examples
+    --------
+    A pool needs :meth:`fit` and :meth:`candidates`; the other methods have
+    defaults. Here the candidates are the available rows of even id (this
+    pool keeps no density sum, so ``"information_density"`` cannot use it):
+
+    >>> import numpy as np
+    >>> from skseals import ActiveLearner, UNLABELED
+    >>> from skseals.base import BaseCandidatePool
+    >>> class EvenRows(BaseCandidatePool):
+    ...     def fit(self, X, excluded, labeled_rows, *, track_density=False):
+    ...         self.n_samples_fit_ = X.shape[0]
+    ...         self.excluded_ = excluded  # shared: the learner keeps it current
+    ...         return self
+    ...     def candidates(self):
+    ...         even = np.arange(0, self.n_samples_fit_, 2)
+    ...         return even[~self.excluded_.contains(even)]
+    >>> X = np.arange(40.0).reshape(20, 2)
+    >>> y = np.full(20, UNLABELED)
+    >>> y[[0, 19]] = [0, 1]
+    >>> learner = ActiveLearner(pool=EvenRows(), random_state=0).fit(X, y)
+    >>> learner.query(3).tolist()
+    [10, 8, 12]
+    >>> learner.candidate_indices().tolist()  # row 0 is labeled, 3 are pending
+    [2, 4, 6, 14, 16, 18]
     """
 
     #: True when candidates are every available row (the learner then scores X
@@ -128,11 +244,36 @@ class BaseCandidatePool(BaseEstimator, metaclass=ABCMeta):
 
     @abstractmethod
     def fit(self, X, excluded, labeled_rows, *, track_density=False):
-        """Seed the pool; ``excluded`` is shared with the learner."""
+        """Seed the pool; ``excluded`` is shared with the learner.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The learner's rows (an ndarray, a memmap or a lazily read array).
+        excluded : RowBitmap
+            The rows that may not be queried (labeled, skipped, pending). The
+            learner keeps this object current: keep a reference, do not copy.
+        labeled_rows : ndarray of int64
+            The rows labeled so far (the seeds of a SEALS pool).
+        track_density : bool, default=False
+            Keep ``density_`` (the sum of the candidates' unit-norm
+            embeddings) current, for strategies with ``requires_density``.
+
+        Returns
+        -------
+        self : BaseCandidatePool
+            The fitted pool.
+        """
 
     @abstractmethod
     def candidates(self):
-        """Sorted int64 array of the current candidates (none excluded)."""
+        """Sorted int64 array of the current candidates (none excluded).
+
+        Returns
+        -------
+        rows : ndarray of int64
+            Row ids into X, sorted, none of them in ``excluded``.
+        """
 
     def candidate_block(self):
         """``(rows, block, available)``: candidates and their rows of X, ready to score.
@@ -158,12 +299,32 @@ class BaseCandidatePool(BaseEstimator, metaclass=ABCMeta):
         """Called once at the start of each ``query()``."""
 
     def prefetch(self, rows):
-        """Hint: ``expand`` will likely be called on these rows this round."""
+        """Hint: ``expand`` will likely be called on these rows this round.
+
+        This default does nothing.
+
+        Parameters
+        ----------
+        rows : ndarray of int64
+            Rows likely to be picked this round.
+        """
 
     def add_near(self, vectors, n_neighbors=None):
         """Add the nearest available rows of ``vectors``; return rows that joined.
 
         Pools whose candidates are every row (or a random subset) add nothing.
+
+        Parameters
+        ----------
+        vectors : array-like of shape (n_vectors, n_features)
+            Points to search around (in the index's feature space).
+        n_neighbors : int or None, default=None
+            Rows searched per vector; None means the pool's own number.
+
+        Returns
+        -------
+        joined : ndarray of int64
+            The rows that joined the candidates (this default: none).
         """
         return np.empty(0, dtype=np.int64)
 
@@ -283,19 +444,86 @@ class BaseNeighborIndex(BaseEstimator, metaclass=ABCMeta):
 
     A fitted index is shared, not copied, by :func:`sklearn.base.clone`, so one
     index built once serves many learners.
+
+    Examples
+    --------
+    The contract, shown with :class:`~skseals.neighbors.ExactIndex`: row 1 is
+    excluded and only two rows are left, so the third result is padding.
+
+    >>> import numpy as np
+    >>> from skseals.neighbors import ExactIndex
+    >>> from skseals.utils import RowBitmap
+    >>> index = ExactIndex(metric="euclidean").fit(np.array([[0.0], [1.0], [3.0]]))
+    >>> skip = RowBitmap(3)
+    >>> skip.add([1])
+    >>> dist, ind = index.search(np.array([[0.9]]), 3, exclude=skip)
+    >>> ind.tolist(), dist.tolist()
+    ([[0, 2, -1]], [[0.9, 2.1, inf]])
+    >>> index.search_rows([2], 2)[1].tolist()  # a row is its own first neighbour
+    [[2, 1]]
     """
 
     @abstractmethod
     def fit(self, X, y=None):
-        """Build the index over every row of ``X``."""
+        """Build the index over every row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to index; row ``i`` gets id ``i``.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : BaseNeighborIndex
+            The fitted index.
+        """
 
     @abstractmethod
     def search(self, Q, n_neighbors, *, exclude=None):
-        """k nearest indexed rows of each query vector, skipping ``exclude``."""
+        """k nearest indexed rows of each query vector, skipping ``exclude``.
+
+        Parameters
+        ----------
+        Q : array-like of shape (n_queries, n_features)
+            Query vectors.
+        n_neighbors : int
+            Neighbours wanted per query.
+        exclude : RowBitmap or None, default=None
+            Rows never returned (the learner's labeled and pending rows).
+
+        Returns
+        -------
+        distances : ndarray of shape (n_queries, n_neighbors), dtype float32
+            Ascending per query; ``inf`` where a result is missing.
+        indices : ndarray of shape (n_queries, n_neighbors), dtype int64
+            Row ids, nearest first; ``-1`` where a result is missing (fewer
+            than ``n_neighbors`` rows left after ``exclude``, or an
+            approximate index that found fewer).
+        """
 
     @abstractmethod
     def search_rows(self, rows, n_neighbors, *, exclude=None):
-        """k nearest indexed rows of indexed rows ``rows`` (self not dropped)."""
+        """k nearest indexed rows of indexed rows ``rows`` (self not dropped).
+
+        Parameters
+        ----------
+        rows : array-like of int
+            Ids of indexed rows, used as queries (read from the indexed data).
+        n_neighbors : int
+            Neighbours wanted per row; a row not excluded is its own nearest
+            neighbour and counts among them.
+        exclude : RowBitmap or None, default=None
+            Rows never returned.
+
+        Returns
+        -------
+        distances : ndarray of shape (len(rows), n_neighbors), dtype float32
+            Ascending per row; ``inf`` where a result is missing.
+        indices : ndarray of shape (len(rows), n_neighbors), dtype int64
+            Row ids, nearest first; ``-1`` where a result is missing.
+        """
 
     def __sklearn_clone__(self):
         if getattr(self, "n_samples_fit_", None) is not None:

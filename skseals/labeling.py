@@ -155,7 +155,7 @@ class LabelingSession:
         -------
         batch : ndarray of int64
             The rows of the batch, best first; empty when the candidate pool
-            is exhausted (then :attr:`exhausted_` is True).
+            is exhausted (then ``exhausted_`` is True).
         """
         if self.current_row is None:
             self.commit()
@@ -225,7 +225,7 @@ class LabelingSession:
     def commit(self) -> int:
         """Teach the buffered answers now, even if the batch is not complete.
 
-        The rows of the batch not yet answered stay in :attr:`batch_` and are
+        The rows of the batch not yet answered stay in ``batch_`` and are
         the next to answer. Call this before stopping, so that no answer is
         lost; a person who quits midway loses nothing they answered.
 

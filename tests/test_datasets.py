@@ -290,7 +290,8 @@ def test_load_names_the_unreadable_file(tmp_path, data):
         load_concept_data(tmp_path / "cut.npz")
     np.save(tmp_path / "X.npy", data.X)
     (tmp_path / "labels.txt").write_text("1 2 3\n")
-    with pytest.raises(ValueError, match="labels file .*labels.txt.*never loaded"):
+    not_npy = r"labels file .*labels.txt: it is not a \.npy or \.npz .*never loaded"
+    with pytest.raises(ValueError, match=not_npy):
         load_concept_data(tmp_path / "X.npy", tmp_path / "labels.txt")
     np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object))
     with pytest.raises(ValueError, match="cannot read the labels file .*objects.npy"):

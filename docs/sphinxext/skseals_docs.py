@@ -1,9 +1,13 @@
 """Sphinx directives of the skseals docs: API listings, CLI help, benchmark tables.
 
 - ``.. skseals-api:: MODULE`` documents every name in ``MODULE.__all__``: a
-  summary table, then ``autoclass`` / ``autofunction`` / ``autodata`` for each.
-  A public name added to a module appears in the reference without editing
-  the docs, and ``tests/test_docs.py`` checks that none is missing.
+  summary table, then ``autoclass`` / ``autofunction`` for each class and
+  function, and ``py:data`` for each constant: its value (numbers, strings,
+  tuples of them, alias tables) and the ``#:`` comment above its assignment,
+  found in the module or the submodule that assigns it (a constant without
+  one is a warning). A public name added to a module appears in the
+  reference without editing the docs, and ``tests/test_docs.py`` checks that
+  none is missing.
 - ``.. skseals-cli-help:: COMMAND`` prints the ``--help`` of ``skseals COMMAND``
   (no argument: of ``skseals``), so the CLI page never drifts from the parser.
 - ``.. skseals-results:: KEYWORD [KEYWORD ...]`` includes the sections of
@@ -19,6 +23,7 @@ import inspect
 import io
 import os
 import re
+import sys
 from contextlib import redirect_stdout
 
 from docutils import nodes, utils
@@ -33,6 +38,61 @@ def _first_line(obj):
     doc = inspect.getdoc(obj) or ""
     line = doc.strip().split("\n\n")[0].replace("\n", " ").strip()
     return line.replace("|", "\\|")
+
+
+def _data_doc(module, name):
+    """The ``#:`` comment of the constant ``module.name``, as a list of lines.
+
+    ``autodata`` looks for it in the module it documents, but a package
+    re-exports its constants from the submodule that assigns them (and the
+    object itself, an ``int`` or a ``tuple``, carries its type's docstring).
+    So look in the module, then in its submodules that hold the same object;
+    ``[]`` when none has a comment for it.
+    """
+    from sphinx.errors import PycodeError
+    from sphinx.pycode import ModuleAnalyzer
+
+    obj = getattr(module, name)
+    prefix = module.__name__ + "."
+    candidates = [module.__name__] + sorted(
+        m
+        for m, mod in list(sys.modules.items())
+        if m.startswith(prefix) and getattr(mod, name, None) is obj
+    )
+    for modname in candidates:
+        try:
+            docs = ModuleAnalyzer.for_module(modname).find_attr_docs()
+        except PycodeError:
+            continue
+        lines = docs.get(("", name))
+        if lines and any(line.strip() for line in lines):
+            return list(lines)
+    return []
+
+
+def _data_value(obj):
+    """The value of a constant as shown after its name, or None to show none.
+
+    Numbers, strings and tuples of them are shown as ``repr``; an alias table
+    (a dict of strings to classes) as ``{'alias': ClassName, ...}``.
+    """
+    simple = (int, float, str, bool)
+    if isinstance(obj, simple):
+        return repr(obj)
+    if isinstance(obj, tuple) and all(isinstance(v, simple) for v in obj):
+        return repr(obj)
+    if isinstance(obj, dict) and all(
+        isinstance(k, str) and inspect.isclass(v) for k, v in obj.items()
+    ):
+        return "{" + ", ".join(f"{k!r}: {v.__name__}" for k, v in obj.items()) + "}"
+    return None
+
+
+def _data_summary(lines):
+    """The first sentence of a ``#:`` comment, for the summary table."""
+    text = " ".join(" ".join(lines).split())
+    sentence = re.split(r"(?<=\.)\s", text, maxsplit=1)[0]
+    return sentence.replace("|", "\\|") or "Constant."
 
 
 def _kind(obj):
@@ -63,7 +123,10 @@ class ApiDirective(Directive):
         for name in names:
             obj = getattr(module, name)
             role = {"class": "class", "function": "func", "data": "data"}[_kind(obj)]
-            summary = _first_line(obj) if _kind(obj) != "data" else "Constant."
+            if _kind(obj) == "data":
+                summary = _data_summary(_data_doc(module, name))
+            else:
+                summary = _first_line(obj)
             lines += [f"   * - :{role}:`{name}`", f"     - {summary}"]
         lines.append("")
         for name in names:
@@ -79,7 +142,20 @@ class ApiDirective(Directive):
             elif kind == "function":
                 lines += [f".. autofunction:: {name}", ""]
             else:
-                lines += [f".. autodata:: {name}", "   :annotation:", ""]
+                doc = _data_doc(module, name)
+                if not doc:
+                    self.state.document.reporter.warning(
+                        f"{modname}.{name} has no '#:' comment above its "
+                        "assignment: write one, it is the constant's documentation",
+                        line=self.lineno,
+                    )
+                lines.append(f".. py:data:: {name}")
+                value = _data_value(obj)
+                if value is not None:
+                    lines.append(f"   :value: {value}")
+                lines.append("")
+                lines += [f"   {line}" if line.strip() else "" for line in doc]
+                lines.append("")
         node = nodes.section()
         node.document = self.state.document
         self.state.nested_parse(StringList(lines, source=f"<api {modname}>"), 0, node)

@@ -49,6 +49,28 @@ class ConceptStructure:
         The distinct positive rows, sorted.
     component_labels : ndarray of int64
         Component of each row of ``positives``; component 0 is the largest.
+
+    Examples
+    --------
+    Row 5 lies far from the other positives: its nearest neighbour (row 4)
+    is not a positive, so it is a component of its own.
+
+    >>> import numpy as np
+    >>> from skseals.analysis import concept_structure
+    >>> X = np.array([[0.0], [1.0], [2.5], [10.0], [11.0], [30.0]])
+    >>> s = concept_structure(X, [5, 0, 1, 2], n_neighbors=1, index="exact",
+    ...                       metric="euclidean")
+    >>> s.positives.tolist(), s.component_labels.tolist(), s.n_isolated
+    ([0, 1, 2, 5], [0, 0, 0, 1], 1)
+    >>> s.as_dict()["component_sizes"], s.max_path_length
+    ([3, 1], 2)
+    >>> print(s)
+    SEALS with k=1 can reach 75% of the 4 known positives from any one of them:
+    3 form one connected component of the 1-nearest-neighbour graph (euclidean).
+    The other 1 has no positive neighbour.
+    Connected positives are 1.33 hops apart on average (at most 2).
+    Verdict: partly fragmented. Seed positives from several components, or use
+    a larger k.
     """
 
     n_neighbors: int

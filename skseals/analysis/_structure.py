@@ -210,8 +210,9 @@ def concept_structure(
     are joined when ``j`` is among the ``n_neighbors`` nearest neighbours of
     ``i`` over *all* rows (positives or not), or ``i`` among those of ``j``.
     Only the positives' neighbours are needed: they are searched with one
-    batched :meth:`search_rows` call per 4,096 positives, or looked up in a
-    fitted :class:`~skseals.neighbors.KNNGraph`; no all-rows graph is built.
+    batched :meth:`~skseals.base.BaseNeighborIndex.search_rows` call per
+    4,096 positives, or looked up in a fitted
+    :class:`~skseals.neighbors.KNNGraph`; no all-rows graph is built.
 
     Shortest paths (in hops, :func:`scipy.sparse.csgraph.shortest_path`) are
     measured by breadth-first search from every positive that has a

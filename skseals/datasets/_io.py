@@ -70,8 +70,11 @@ def _reading(path, what):
         raise FileNotFoundError(f"no such {what}: {path}") from exc
     except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
         reason = str(exc) or type(exc).__name__
-        if "pickled" in reason:
-            reason = "it holds pickled Python objects, which are never loaded"
+        if "pickled" in reason:  # no .npy/.npz header: numpy falls back to pickle
+            reason = (
+                "it is not a .npy or .npz array file (numpy reads it as pickled "
+                "Python objects, which are never loaded)"
+            )
         raise ValueError(f"cannot read the {what} {path}: {reason}") from exc
 
 
@@ -305,7 +308,25 @@ def save_concept_data(
 
     Examples
     --------
-    See :func:`load_concept_data`.
+    A labels file without the embeddings, read back with them from a
+    ``.npy`` file (:func:`load_concept_data` shows the full round trip):
+
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from skseals.datasets import (load_concept_data, make_rare_concepts,
+    ...                               save_concept_data)
+    >>> data = make_rare_concepts(2000, 8, n_concepts=2, prevalence=0.01,
+    ...                           random_state=0)
+    >>> folder = tempfile.mkdtemp()
+    >>> labels = os.path.join(folder, "labels.npz")
+    >>> save_concept_data(data, labels, include_X=False)
+    >>> with np.load(labels) as f:
+    ...     "emb" in f.files, f["concept_size"].tolist(), f["split"].shape
+    (False, [20, 20], (2000,))
+    >>> np.save(os.path.join(folder, "emb.npy"), data.X)
+    >>> loaded = load_concept_data(os.path.join(folder, "emb.npy"), labels=labels)
+    >>> loaded.X.shape, [len(c) for c in loaded.concepts]
+    ((2000, 8), [20, 20])
     """
     indptr = np.asarray(data.concept_indptr, dtype=np.int64)
     members = np.asarray(data.concept_members, dtype=np.int64)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from contextlib import closing
 
 import faiss
 import numpy as np
@@ -74,7 +75,10 @@ def _add_shards(func, X, shard_size, args, verbose):
     """``func(block, start, stop, *args)`` per shard, in order (a bar with verbose)."""
     n = X.shape[0]
     results = iter_row_blocks(func, n, shard_size, X=X, args=args)
-    return list(track_rows(results, n, shard_size, verbose=verbose, desc="faiss add"))
+    with closing(results):
+        return list(
+            track_rows(results, n, shard_size, verbose=verbose, desc="faiss add")
+        )
 
 
 def _finish(X, path, factory, metric, nprobe, random_state):
@@ -144,7 +148,8 @@ def build_ondisk_ivf(
     Returns
     -------
     index : OnDiskFaissIndex
-        The index, memory-mapped, with ``X`` attached for :meth:`search_rows`.
+        The index, memory-mapped, with ``X`` attached for
+        :meth:`~skseals.neighbors.OnDiskFaissIndex.search_rows`.
 
     Examples
     --------
@@ -245,7 +250,24 @@ def build_index_shards(
     -------
     index : OnDiskFaissIndex
         The shards behind one index, with ``X`` attached for
-        :meth:`search_rows`.
+        :meth:`~skseals.neighbors.OnDiskFaissIndex.search_rows`.
+
+    Examples
+    --------
+    >>> import numpy as np, tempfile, os
+    >>> from skseals.neighbors import build_index_shards
+    >>> X = np.random.default_rng(0).normal(size=(2000, 8)).astype(np.float32)
+    >>> path = os.path.join(tempfile.mkdtemp(), "X.index")
+    >>> index = build_index_shards(X, path, factory="IVF16,Flat", shard_size=500,
+    ...                            nprobe=16, random_state=0)
+    >>> sorted(os.listdir(os.path.dirname(path)))  # one file per 500 rows
+    ['X.index.json', 'X.index.shard00000.faissindex',
+     'X.index.shard00001.faissindex', 'X.index.shard00002.faissindex',
+     'X.index.shard00003.faissindex']
+    >>> index.index_.count(), index.n_samples_fit_
+    (4, 2000)
+    >>> index.search_rows([0, 1999], 2)[1].tolist()  # global row ids
+    [[0, 1858], [1999, 1099]]
     """
     _check(X, metric)
     t0 = time.perf_counter()

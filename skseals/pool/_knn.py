@@ -224,7 +224,17 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
         Up to ``len(rows)`` of them may be picked (and so excluded) before a
         list is used, so fetching ``n_neighbors + len(rows)`` (or ``depth``)
         keeps each list holding its ``n_neighbors`` nearest available rows
-        when it is used.
+        when it is used. Rows already expanded or already cached are not
+        searched again; the lists are kept for :meth:`expand`.
+
+        Parameters
+        ----------
+        rows : array-like of int
+            Rows likely to be picked this round (duplicates are fine).
+        depth : int or None, default=None
+            Neighbours fetched per row (capped at the number of rows); None
+            means ``n_neighbors`` plus the number of rows searched (those
+            neither expanded nor cached yet).
         """
         rows = np.unique(np.asarray(rows, dtype=np.int64))
         rows = rows[~self._expanded.contains(rows)]
@@ -340,7 +350,32 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
         return self._member_list
 
     def add_near(self, vectors, n_neighbors=None):
-        """Add the nearest available rows of each vector (a search over all rows)."""
+        """Add the nearest available rows of each vector (a search over all rows).
+
+        One :meth:`~skseals.base.BaseNeighborIndex.search` of the index with
+        the learner's unavailable rows excluded; the rows found that are not
+        candidates yet join the pool (the learner calls it each round with
+        the point :class:`~skseals.query.QueryAnywhere` projects).
+
+        Parameters
+        ----------
+        vectors : array-like of shape (n_vectors, n_features) or (n_features,)
+            Points in the index's feature space.
+        n_neighbors : int or None, default=None
+            Rows searched per vector (capped at the number of rows); None means
+            the pool's ``n_neighbors``.
+
+        Returns
+        -------
+        joined : ndarray of int64
+            The rows that joined the pool, sorted (empty when every row found
+            was already a candidate).
+
+        Raises
+        ------
+        ValueError
+            If ``vectors`` do not have as many features as the index.
+        """
         k = self._depth(self.n_neighbors if n_neighbors is None else n_neighbors)
         vectors = np.atleast_2d(vectors)
         n_index = getattr(self.index_, "n_features_in_", vectors.shape[1])

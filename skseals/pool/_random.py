@@ -39,6 +39,8 @@ class RandomSubsetPool(BaseCandidatePool):
     ...                         random_state=0).fit(X, y)
     >>> learner.query().shape
     (10,)
+    >>> learner.candidate_indices().size  # the 50 rows drawn, less the 10 queried
+    40
     """
 
     _parameter_constraints = {

@@ -59,6 +59,22 @@ class Adaptive(BaseQueryStrategy):
         That is ``predict_proba``, or a binary ``decision_function``; raises
         ValueError when ``pos_label`` is set, the classes are known and do not
         contain it.
+
+        Parameters
+        ----------
+        estimator : estimator object
+            The classifier the learner fits (fitted or not).
+        classes : array-like or None, default=None
+            Classes it will be fitted on, when it is not fitted yet.
+
+        Raises
+        ------
+        TypeError
+            If ``estimator`` has neither ``predict_proba`` nor
+            ``decision_function``, or only ``decision_function`` with more
+            than two known classes.
+        ValueError
+            If ``pos_label`` is set and the known classes lack it.
         """
         _check_positive(_name(self), estimator, classes, self.pos_label)
 

@@ -76,6 +76,24 @@ class QueryAnywhere(BaseQueryStrategy):
         return self._base().requires_density
 
     def check_estimator(self, estimator, **kwargs):
+        """Check ``estimator`` for the base strategy, then that it is linear binary.
+
+        Parameters
+        ----------
+        estimator : fitted classifier
+            Must have ``coef_`` of shape (1, n_features) and ``intercept_``
+            (e.g. a fitted binary LogisticRegression or LinearSVC); an
+            unfitted estimator has no ``coef_`` and is refused.
+        **kwargs
+            Passed to the base strategy's ``check_estimator`` (e.g.
+            ``classes``).
+
+        Raises
+        ------
+        TypeError
+            If the base strategy refuses ``estimator``, or ``estimator`` is not
+            a fitted linear binary classifier (a pipeline included).
+        """
         self._base().check_estimator(estimator, **kwargs)
         coef = getattr(estimator, "coef_", None)
         if coef is None or np.asarray(coef).ndim != 2 or np.shape(coef)[0] != 1:
@@ -90,7 +108,25 @@ class QueryAnywhere(BaseQueryStrategy):
         return self._base().score(estimator, X, context)
 
     def project(self, estimator, X):
-        """Orthogonal projection of rows of ``X`` onto ``w·x + b = 0``."""
+        """Orthogonal projection of rows of ``X`` onto ``w·x + b = 0``.
+
+        ``p = x - f(x) / ||w||² · w`` with ``f(x) = w·x + b``: the nearest
+        point of the decision hyperplane to each row.
+
+        Parameters
+        ----------
+        estimator : fitted classifier
+            A linear binary model: ``coef_`` of shape (1, n_features) and
+            ``intercept_`` (see :meth:`check_estimator`).
+        X : array-like of shape (n_rows, n_features)
+            Rows to project.
+
+        Returns
+        -------
+        P : ndarray of shape (n_rows, n_features), dtype float64
+            The projections; ``estimator.decision_function(P)`` is 0 up to
+            rounding.
+        """
         w = np.asarray(estimator.coef_, dtype=np.float64).ravel()
         b = float(np.ravel(estimator.intercept_)[0])
         X = np.asarray(X, dtype=np.float64)

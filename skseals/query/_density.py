@@ -114,8 +114,21 @@ class InformationDensity(BaseQueryStrategy):
     ) -> None:
         """Validate the parameters, then check ``estimator`` for the base strategy.
 
-        Raises TypeError (unusable base strategy or estimator) or ValueError
-        (invalid parameter).
+        Parameters
+        ----------
+        estimator : estimator object or None
+            The classifier the learner fits (fitted or not); None is accepted
+            when the base strategy needs no estimator.
+        classes : array-like or None, default=None
+            Classes it will be fitted on, when it is not fitted yet; passed to
+            the base strategy's check.
+
+        Raises
+        ------
+        TypeError
+            If the base strategy or ``estimator`` cannot be used.
+        ValueError
+            If a parameter is invalid.
         """
         self._validate_params()
         base = self._base()

@@ -106,7 +106,20 @@ class KCenterGreedy(BaseQueryStrategy):
     def check_estimator(
         self, estimator: object, *, classes: ArrayLike | None = None
     ) -> None:
-        """No estimator is needed; validates ``metric``."""
+        """No estimator is needed; validates ``metric``.
+
+        Parameters
+        ----------
+        estimator : object or None
+            Ignored.
+        classes : array-like or None, default=None
+            Ignored.
+
+        Raises
+        ------
+        ValueError
+            If ``metric`` is not a valid value (``InvalidParameterError``).
+        """
         self._validate_params()
 
     def score(

@@ -37,7 +37,15 @@ class RandomQuery(BaseQueryStrategy):
     def check_estimator(
         self, estimator: object, *, classes: ArrayLike | None = None
     ) -> None:
-        """Nothing to check: no estimator is used."""
+        """Nothing to check: no estimator is used.
+
+        Parameters
+        ----------
+        estimator : object or None
+            Ignored.
+        classes : array-like or None, default=None
+            Ignored.
+        """
 
     def score(
         self, estimator: object, X: ArrayLike, context: QueryContext

@@ -146,6 +146,22 @@ class MostLikelyPositive(BaseQueryStrategy):
 
         Also raises ValueError when ``pos_label`` is set and the classes are
         known (fitted estimator or ``classes``) but do not contain it.
+
+        Parameters
+        ----------
+        estimator : estimator object
+            The classifier the learner fits (fitted or not).
+        classes : array-like or None, default=None
+            Classes it will be fitted on, when it is not fitted yet.
+
+        Raises
+        ------
+        TypeError
+            If ``estimator`` has neither ``predict_proba`` nor
+            ``decision_function``, or only ``decision_function`` with more
+            than two known classes.
+        ValueError
+            If ``pos_label`` is set and the known classes lack it.
         """
         _check_positive(_name(self), estimator, classes, self.pos_label)
 
@@ -209,7 +225,15 @@ class CentroidSimilarity(BaseQueryStrategy):
     def check_estimator(
         self, estimator: object, *, classes: ArrayLike | None = None
     ) -> None:
-        """Nothing to check: no estimator is used."""
+        """Nothing to check: no estimator is used.
+
+        Parameters
+        ----------
+        estimator : object or None
+            Ignored.
+        classes : array-like or None, default=None
+            Ignored.
+        """
 
     def score(
         self, estimator: object, X: ArrayLike, context: QueryContext

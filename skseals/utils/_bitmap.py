@@ -61,18 +61,56 @@ class RowBitmap:
         return rows
 
     def contains(self, rows):
-        """Boolean array: for each row id, whether it is in the set."""
+        """Boolean array: for each row id, whether it is in the set.
+
+        Parameters
+        ----------
+        rows : int or array-like of int
+            Row ids in ``[0, n_rows)`` (raveled to 1-d).
+
+        Returns
+        -------
+        mask : ndarray of bool of shape (rows.size,)
+            ``mask[i]`` is True when ``rows[i]`` is in the set.
+
+        Raises
+        ------
+        IndexError
+            If an id lies outside ``[0, n_rows)``.
+        """
         return self.contains_ids(self._as_rows(rows))
 
     def contains_ids(self, rows):
         """:meth:`contains` for an int64 array of ids known to lie in range.
 
         Skips the argument checks, for hot loops over ids the library made.
+
+        Parameters
+        ----------
+        rows : ndarray of int64
+            Row ids in ``[0, n_rows)``; not checked (an id out of range reads
+            the wrong bit or raises ``IndexError``).
+
+        Returns
+        -------
+        mask : ndarray of bool, same shape as ``rows``
+            Whether each id is in the set.
         """
         return (self.bits[rows >> 3] & _BIT[rows & 7]) != 0
 
     def add(self, rows):
-        """Add row ids (duplicates and members already present are fine). O(m)."""
+        """Add row ids (duplicates and members already present are fine). O(m).
+
+        Parameters
+        ----------
+        rows : int or array-like of int
+            Row ids in ``[0, n_rows)``.
+
+        Raises
+        ------
+        IndexError
+            If an id lies outside ``[0, n_rows)`` (nothing is added).
+        """
         rows = self._as_rows(rows)
         if rows.size == 0:
             return
@@ -91,6 +129,13 @@ class RowBitmap:
 
         Skips the checks and the de-duplication, for hot loops over ids the
         library has just filtered with :meth:`contains_ids`.
+
+        Parameters
+        ----------
+        rows : ndarray of int64
+            Distinct row ids in ``[0, n_rows)``, none of them in the set; not
+            checked (breaking this leaves ``len`` and ``ids()`` wrong). The
+            array is kept, not copied: do not modify it afterwards.
         """
         if rows.size == 0:
             return
@@ -100,7 +145,18 @@ class RowBitmap:
         self.version += 1
 
     def discard(self, rows):
-        """Remove row ids (ids not in the set are ignored). O(m)."""
+        """Remove row ids (ids not in the set are ignored). O(m).
+
+        Parameters
+        ----------
+        rows : int or array-like of int
+            Row ids in ``[0, n_rows)``.
+
+        Raises
+        ------
+        IndexError
+            If an id lies outside ``[0, n_rows)`` (nothing is removed).
+        """
         rows = self._as_rows(rows)
         if rows.size == 0:
             return
@@ -119,6 +175,11 @@ class RowBitmap:
 
         The list is rebuilt from the chunks added since the last call, in
         O(size log size) once, so many small ``add`` calls stay O(m) each.
+
+        Returns
+        -------
+        ids : ndarray of int64 of shape (len(self),)
+            The ids in increasing order; the bitmap's own array, not a copy.
         """
         if self._added or self._dirty:
             ids = np.concatenate([self._ids, *self._added])
@@ -129,7 +190,21 @@ class RowBitmap:
         return self._ids
 
     def dense(self, start=0, stop=None):
-        """Unpacked boolean membership of rows ``start:stop`` (for block scans)."""
+        """Unpacked boolean membership of rows ``start:stop`` (for block scans).
+
+        Parameters
+        ----------
+        start : int, default=0
+            First row of the block.
+        stop : int or None, default=None
+            Row after the last one (clipped to ``n_rows``); None means
+            ``n_rows``.
+
+        Returns
+        -------
+        mask : ndarray of bool of shape (stop - start,)
+            ``mask[i]`` is True when row ``start + i`` is in the set.
+        """
         stop = self.n_rows if stop is None else min(stop, self.n_rows)
         lo, hi = start >> 3, (stop + 7) >> 3
         block = np.unpackbits(self.bits[lo:hi], bitorder="little").astype(bool)
@@ -137,7 +212,14 @@ class RowBitmap:
         return block[off : off + (stop - start)]
 
     def copy(self):
-        """An independent copy."""
+        """An independent copy.
+
+        Returns
+        -------
+        bitmap : RowBitmap
+            The same ids and ``version``; changing either leaves the other
+            alone.
+        """
         new = RowBitmap.__new__(RowBitmap)
         new.n_rows = self.n_rows
         new.bits = self.bits.copy()

@@ -16,17 +16,40 @@ _EXTRAS = {
     "tqdm.auto": ("progress", "progress bars"),
     "pandas": ("bench", "result tables"),
     "skops.io": ("persist", "saving a session with a custom estimator"),
+    "ipywidgets": ("notebook", "the LabelingSession widget"),
 }
 
 
 def import_optional(name):
     """Import ``name`` or raise an ImportError saying which extra installs it.
 
+    Parameters
+    ----------
+    name : str
+        The module's dotted name, e.g. ``"matplotlib.pyplot"``.
+
+    Returns
+    -------
+    module : module
+        The imported module.
+
+    Raises
+    ------
+    ImportError
+        If the module cannot be imported. The message says what needs it and
+        the command that installs it: ``pip install "skseals[EXTRA]"`` for a
+        module of one of skseals' extras, else ``pip install NAME``.
+
     Examples
     --------
     >>> from skseals.utils import import_optional
     >>> import_optional("numpy").__name__
     'numpy'
+    >>> import_optional("no_such_module")
+    Traceback (most recent call last):
+    ...
+    ImportError: no_such_module needs the optional dependency 'no_such_module',
+    which is not installed. Install it with: pip install no_such_module
     """
     try:
         return importlib.import_module(name)

@@ -12,8 +12,23 @@ def sample_available(excluded, size, random_state):
 
     Rejection sampling costs O(size) expected while most rows are available;
     when the sample would be more than half of what is left, the available
-    rows are enumerated instead (O(n_rows), rare). Returns sorted int64 ids;
-    fewer than ``size`` only when fewer rows are available.
+    rows are enumerated instead (O(n_rows), rare).
+
+    Parameters
+    ----------
+    excluded : RowBitmap
+        Rows that must not be drawn (e.g. the labeled ones); its ``n_rows``
+        is the number of rows drawn from.
+    size : int
+        Number of rows wanted.
+    random_state : numpy.random.RandomState
+        The source of randomness (the learner's).
+
+    Returns
+    -------
+    rows : ndarray of int64 of shape (min(size, n_available),)
+        Distinct row ids not in ``excluded``, sorted; fewer than ``size``
+        only when fewer rows are available (none when ``size <= 0``).
 
     Examples
     --------
@@ -23,6 +38,8 @@ def sample_available(excluded, size, random_state):
     >>> rows = sample_available(ex, 10, np.random.RandomState(0))
     >>> len(rows), bool((rows >= 50).all())
     (10, True)
+    >>> len(sample_available(ex, 80, np.random.RandomState(0)))  # 50 are left
+    50
     """
     n = excluded.n_rows
     n_available = n - len(excluded)

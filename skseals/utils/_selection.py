@@ -20,6 +20,18 @@ def tie_break_keys(rows, seed):
     seed, whatever order its candidates come in. The learner draws ``seed`` from
     its single random state once per round; strategies never draw randomness.
 
+    Parameters
+    ----------
+    rows : array-like of int
+        Row ids (non-negative).
+    seed : int
+        The round's seed, in ``[0, 2**64)``.
+
+    Returns
+    -------
+    keys : ndarray of uint64, same shape as ``rows``
+        One key per row id; a lower key wins a tie.
+
     Examples
     --------
     >>> import numpy as np
@@ -52,6 +64,21 @@ def top_k(scores, keys, k):
     rank last. Cost O(m + t log t) for ``m`` scores, where ``t`` is the number
     of entries at least as good as the k-th (``k`` plus its ties).
 
+    Parameters
+    ----------
+    scores : array-like of shape (m,)
+        Scores, higher is better.
+    keys : ndarray of shape (m,)
+        Tie-break key of each entry (e.g. :func:`tie_break_keys` of the rows),
+        lower first.
+    k : int
+        Number of positions wanted.
+
+    Returns
+    -------
+    positions : ndarray of shape (min(k, m),), dtype intp
+        Positions into ``scores``, best first (empty when ``k <= 0``).
+
     Examples
     --------
     >>> import numpy as np
@@ -70,6 +97,20 @@ def head_positions(scores, k):
 
     The ``k`` best entries, whatever their tie-break keys, are among them, so
     a caller may compute keys for these positions only. NaN ranks last.
+
+    Parameters
+    ----------
+    scores : array-like of shape (m,)
+        Scores, higher is better.
+    k : int
+        Number of best entries the caller will choose among these.
+
+    Returns
+    -------
+    positions : ndarray of intp
+        Positions into ``scores`` in increasing order: at least
+        ``min(k, m)`` of them (more when the ``k``-th score is tied), none
+        when ``k <= 0``.
 
     Examples
     --------
@@ -90,7 +131,40 @@ def head_positions(scores, k):
 
 
 def best_of(scores, keys, alive):
-    """Position of the best entry among ``alive`` ones, or -1 if none is alive."""
+    """Position of the best entry among ``alive`` ones, or -1 if none is alive.
+
+    The greedy batch step: as :func:`top_k` with ``k=1``, restricted to the
+    entries still alive. Higher score first; among equal scores, lower key
+    first; NaN ranks last.
+
+    Parameters
+    ----------
+    scores : array-like of shape (m,)
+        Scores, higher is better.
+    keys : ndarray of shape (m,)
+        Tie-break key of each entry, lower first.
+    alive : ndarray of bool of shape (m,)
+        Which entries may be chosen.
+
+    Returns
+    -------
+    position : int
+        Position into ``scores`` of the best alive entry, -1 when none is
+        alive.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skseals.utils import best_of
+    >>> scores = np.array([0.2, 0.9, 0.9, 0.4])
+    >>> keys = np.array([3, 2, 1, 0])
+    >>> best_of(scores, keys, np.ones(4, dtype=bool))  # a tie: the lower key wins
+    2
+    >>> best_of(scores, keys, np.array([True, False, False, True]))
+    3
+    >>> best_of(scores, keys, np.zeros(4, dtype=bool))
+    -1
+    """
     if not alive.any():
         return -1
     s = np.where(alive, _clean(scores), -np.inf)

@@ -85,7 +85,39 @@ def validate_rows(
 
 
 def check_batch_size(batch_size, name="batch_size"):
-    """Return ``batch_size`` as an int >= 1 or raise naming ``name``."""
+    """Return ``batch_size`` as an int >= 1 or raise naming ``name``.
+
+    Parameters
+    ----------
+    batch_size : int
+        Rows per query. Any integral number (a numpy integer included) but
+        a bool.
+    name : str, default="batch_size"
+        The parameter's name, used in the error message.
+
+    Returns
+    -------
+    batch_size : int
+        The value as a Python int.
+
+    Raises
+    ------
+    TypeError
+        If ``batch_size`` is not an integer (a float such as 2.0, or a bool).
+    ValueError
+        If ``batch_size`` is smaller than 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skseals.utils import check_batch_size
+    >>> check_batch_size(np.int64(5))
+    5
+    >>> check_batch_size(0, name="n")
+    Traceback (most recent call last):
+    ...
+    ValueError: `n` must be >= 1 (rows per query); got 0.
+    """
     if isinstance(batch_size, bool) or not isinstance(batch_size, Integral):
         raise TypeError(
             f"`{name}` must be a positive int (rows per query); got "
@@ -97,7 +129,44 @@ def check_batch_size(batch_size, name="batch_size"):
 
 
 def check_indices(indices, n_samples, name="indices"):
-    """1-d int64 array of unique row ids in ``[0, n_samples)``, or raise."""
+    """1-d int64 array of unique row ids in ``[0, n_samples)``, or raise.
+
+    Parameters
+    ----------
+    indices : int or array-like of int
+        Row ids into X, as returned by ``query()``; a single int is read as
+        one id. Negative ids are refused (no counting from the end).
+    n_samples : int
+        Number of rows of X.
+    name : str, default="indices"
+        The parameter's name, used in the error messages.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_indices,), dtype int64
+        The ids in the order given (an empty array when none is given).
+
+    Raises
+    ------
+    TypeError
+        If the ids are not integers (bools and floats included).
+    ValueError
+        If ``indices`` is not 1-d, an id is outside ``[0, n_samples)``, or an
+        id appears twice.
+
+    Examples
+    --------
+    >>> from skseals.utils import check_indices
+    >>> ids = check_indices([3, 0, 2], n_samples=5)
+    >>> ids.tolist(), ids.dtype.name
+    ([3, 0, 2], 'int64')
+    >>> check_indices(4, n_samples=5).tolist()
+    [4]
+    >>> check_indices([1, 1], n_samples=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: `indices` holds duplicates [1]: give each row once, with one label.
+    """
     arr = np.asarray(indices)
     if arr.ndim == 0:
         arr = arr.reshape(1)
@@ -175,10 +244,54 @@ def check_label_values(labels, n_expected, numeric, dtype=None, name="labels"):
     """1-d object array of labels matching the learner's label kind, or raise.
 
     ``numeric`` says whether the learner's classes are numbers (then strings
-    are refused) or not (then numbers other than the UNLABELED marker are
-    refused). NaN is always refused. With ``dtype`` (y's dtype) numeric, every
-    label must be stored by it exactly (see ``_stored_exactly``) and is
-    returned as the value stored (2.0 as 2); numpy scalars become Python ones.
+    and bools are refused) or not (then numbers other than the UNLABELED
+    marker -1 are refused). NaN is always refused. With a numeric ``dtype``
+    (y's), each label is cast to that dtype and must compare equal to the
+    value given, so that y can hold it: 2.0 is accepted on integer y and
+    returned as 2, while 2.5, infinity, or 200 on int8 y (which would be
+    stored as -56) are refused; on float y a label is rounded to y's precision.
+    Numpy scalars become Python ones.
+
+    Parameters
+    ----------
+    labels : scalar or array-like
+        The labels given to ``teach()``; a scalar is read as one label.
+    n_expected : int
+        Number of labels expected (one per index).
+    numeric : bool
+        Whether the learner's classes are numbers.
+    dtype : numpy dtype or None, default=None
+        y's dtype; None skips the storage check.
+    name : str, default="labels"
+        The parameter's name, used in the error messages.
+
+    Returns
+    -------
+    labels : ndarray of shape (n_expected,), dtype object
+        The labels as Python scalars (as y stores them when ``dtype`` is
+        numeric).
+
+    Raises
+    ------
+    TypeError
+        If a label's kind (number or not) differs from the classes'.
+    ValueError
+        If ``labels`` is not 1-d, does not have ``n_expected`` entries, holds
+        NaN, or holds a number ``dtype`` cannot store exactly.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skseals.utils import check_label_values
+    >>> check_label_values([np.int64(1), 2.0, -1], 3, numeric=True,
+    ...                    dtype=np.dtype("int64")).tolist()
+    [1, 2, -1]
+    >>> check_label_values(["cat", -1], 2, numeric=False).tolist()
+    ['cat', -1]
+    >>> check_label_values([200], 1, numeric=True, dtype=np.dtype("int8"))
+    Traceback (most recent call last):
+    ...
+    ValueError: `labels` holds 200, outside the range [-128, 127] of y's dtype int8: ...
     """
     arr = np.asarray(labels, dtype=object)
     if arr.ndim == 0:
