@@ -251,3 +251,9 @@ def test_index_fitted_in_memory_still_saves_and_pickles(X, tmp_path):
     assert copy.search_rows([7], 1)[1].tolist() == [[7]]
     index.save(tmp_path / "mem")
     assert (tmp_path / "mem").exists()
+    # an index opened from its files and fitted again lives in memory
+    built = build_ondisk_ivf(
+        X, str(tmp_path / "disk"), factory="IVF8,Flat", metric="euclidean"
+    )
+    refit = pickle.loads(pickle.dumps(built.fit(X[:300])))
+    assert refit.path_ is None and refit.search_rows([7], 1)[1].tolist() == [[7]]

@@ -32,7 +32,53 @@ class OnDiskFaissIndex(FaissIndex):
     ``learner.save(path, include_index=False)`` and resume with
     ``skseals.load(path, X, index=OnDiskFaissIndex.load(index_path, X))``.
 
-    Parameters are those of :class:`FaissIndex`.
+    Parameters
+    ----------
+    factory, metric, nprobe, ef_search, train_size, random_state, verbose
+        As for :class:`FaissIndex`. Construct it through a builder rather
+        than directly: :func:`build_ondisk_ivf` and :func:`build_index_shards`
+        set ``factory``, ``metric``, ``nprobe`` and ``random_state`` from their
+        own arguments and record them in ``path.json``, which :meth:`load`
+        reads back. ``fit`` builds an ordinary in-memory index, as
+        :meth:`FaissIndex.fit` does.
+
+    Attributes
+    ----------
+    index_ : faiss.Index
+        The memory-mapped index: one IVF index with its inverted lists in
+        ``path.ivfdata`` (:func:`build_ondisk_ivf`), or a
+        ``faiss.IndexShards`` over the shard files (:func:`build_index_shards`).
+    path_ : str
+        The ``path`` given to the builder.
+    factory_ : str
+        The factory string used.
+    n_samples_fit_ : int
+        Number of indexed rows.
+    n_features_in_ : int
+        Number of features of X.
+
+    Examples
+    --------
+    >>> import numpy as np, os, pickle, tempfile
+    >>> from skseals.neighbors import OnDiskFaissIndex, build_index_shards
+    >>> from skseals.utils import RowBitmap
+    >>> X = np.random.default_rng(0).normal(size=(2000, 8)).astype(np.float32)
+    >>> path = os.path.join(tempfile.mkdtemp(), "X.index")
+    >>> index = build_index_shards(X, path, factory="IVF16,Flat", shard_size=500,
+    ...                            nprobe=16, random_state=0)
+    >>> index
+    OnDiskFaissIndex(factory='IVF16,Flat', nprobe=16, random_state=0)
+    >>> skip = RowBitmap(2000)
+    >>> skip.add([0])
+    >>> index.search_rows([0], 3, exclude=skip)[1].tolist()  # row 0 is excluded
+    [[1858, 993, 728]]
+    >>> again = OnDiskFaissIndex.load(path, X)  # reopens the files, no rebuild
+    >>> again.search_rows([0], 3)[1].tolist()
+    [[0, 1858, 993]]
+    >>> index.save(path + ".copy")
+    Traceback (most recent call last):
+    ...
+    TypeError: save() does not copy an OnDiskFaissIndex: ...
     """
 
     def _params(self, k, sel):
@@ -53,6 +99,10 @@ class OnDiskFaissIndex(FaissIndex):
                 )
                 if ivf is not None and hasattr(nprobe, "nprobe"):
                     ivf.nprobe = nprobe.nprobe
+
+    def _build(self, V):
+        self.path_ = None  # fitted in memory: no files behind it any more
+        super()._build(V)
 
     def _attach(self, X):
         if X is not None and X.shape != (self.n_samples_fit_, self.n_features_in_):
