@@ -115,6 +115,13 @@ def config_context(*, n_threads=None):
     ``fit``) is capped as well. Everything is restored on exit. Contexts
     nest; the innermost wins.
 
+    OpenMP's thread count (faiss's included) is a per-thread setting: each
+    thread's block caps that thread only. BLAS pools (OpenBLAS) are shared
+    by the whole process: while blocks of several threads overlap, the BLAS
+    limit in force is the smallest of their budgets (each thread's innermost
+    one), and when the last block ends the pools get back the size they had
+    before the first -- whatever the order the blocks end in.
+
     Parameters
     ----------
     n_threads : int >= 1 or None, default=None

@@ -1,18 +1,21 @@
 """All-rows passes through joblib: same results locally, on threads and on Dask."""
 
 import contextlib
+import importlib
 import pickle
+import threading
 import warnings
 
 import numpy as np
 import pytest
 from joblib import parallel_config
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import skseals._querying as querying_module
 from skseals import ActiveLearner, ActiveSearcher
 from skseals._pseudo import draw_pseudo_negatives, positive_scores
-from skseals.neighbors import KNNGraph
+from skseals.neighbors import ExactIndex, FaissIndex, KNNGraph
 from skseals.pool import FullScanPool
 from skseals.pool._density import DensitySum
 from skseals.utils import RowBitmap, map_row_blocks
@@ -37,6 +40,8 @@ def dask_client():
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
+        # Workers import skseals (and faiss) once here, not in the first test.
+        client.run(importlib.import_module, "skseals.neighbors")
         yield client
 
 
@@ -108,6 +113,67 @@ def test_memmap_through_workers(tmp_path, backend):
         out = map_row_blocks(_block_sum, 50, 16, X=X)
     for (_, _, a), (_, _, b) in zip(ref, out, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.fixture(params=["loky", "dask"])
+def process_backend(request):
+    """The name of a joblib backend whose workers are other processes."""
+    if request.param == "dask":
+        request.getfixturevalue("dask_client")
+    return request.param
+
+
+def test_copy_on_write_memmap_is_sent_as_blocks(tmp_path, process_backend):
+    # np.load(mmap_mode="c") then an in-place change: the pages differ from
+    # the file, so workers re-opening the file would read other rows.
+    X = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+    np.save(tmp_path / "X.npy", X)
+    Xc = np.load(tmp_path / "X.npy", mmap_mode="c")
+    Xc *= 2.0
+    assert _memmap_reference(Xc) is None
+    assert _memmap_reference(np.asarray(Xc)[10:]) is None  # fit's view of it
+    with parallel_config(backend=process_backend, n_jobs=2):
+        out = map_row_blocks(_block_sum, 50, 16, X=np.asarray(Xc)[10:])
+    for start, stop, s in out:  # loky would send a view of it by file name too
+        np.testing.assert_array_equal(s, 2.0 * X[10 + start : 10 + stop].sum(axis=0))
+
+
+@contextlib.contextmanager
+def _dask_without_large_graphs():
+    """The Dask backend; fails if a task graph tops 64 kB (a task that carries
+    its own copy of X or of a shared argument, all ~190 kB here)."""
+    dask = pytest.importorskip("dask")
+    threshold = {"distributed.admin.large-graph-warning-threshold": "64kB"}
+    with (
+        dask.config.set(threshold),
+        warnings.catch_warnings(record=True) as caught,
+        parallel_config(backend="dask"),
+    ):
+        warnings.simplefilter("always")
+        yield
+    assert not [w for w in caught if "large graph" in str(w.message)]
+
+
+def test_dask_array_is_sent_block_by_block(dask_client):
+    da = pytest.importorskip("dask.array")
+    X = np.random.default_rng(0).normal(size=(3000, 16)).astype(np.float32)
+    dask_X = da.from_array(X, chunks=(1000, 16))
+    with _dask_without_large_graphs():
+        out = map_row_blocks(_block_sum, 3000, 500, X=dask_X)
+    for start, stop, s in out:
+        np.testing.assert_allclose(s, X[start:stop].sum(axis=0), rtol=1e-6)
+
+
+def test_writable_memmap_is_flushed_and_sent_by_reference(tmp_path, dask_client):
+    X = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
+    np.save(tmp_path / "X.npy", X)
+    Xw = np.load(tmp_path / "X.npy", mmap_mode="r+")
+    Xw *= 2.0  # shared pages: the file holds the change (flushed before sending)
+    assert _memmap_reference(Xw) is not None
+    with parallel_config(backend="dask"):
+        out = map_row_blocks(_block_sum, 50, 16, X=Xw)
+    for start, stop, s in out:
+        np.testing.assert_array_equal(s, 2.0 * X[start:stop].sum(axis=0))
 
 
 def test_forking_backend_falls_back_to_threads():
@@ -184,6 +250,54 @@ def test_knn_graph_build_is_identical(data, backend, index):
     np.testing.assert_array_equal(ref.neighbors_, got.neighbors_)
     np.testing.assert_array_equal(ref.distances_, got.distances_)
     assert not np.any(got.neighbors_ == np.arange(len(X))[:, None])
+
+
+def test_dask_sends_the_fitted_index_once_per_worker(data, dask_client):
+    X, _ = data
+    index = FaissIndex(metric="cosine").fit(X)
+    ref = KNNGraph(n_neighbors=5, index=index, batch_size=500).fit(X)
+    with _dask_without_large_graphs():  # the index is not inside each task
+        got = KNNGraph(n_neighbors=5, index=index, batch_size=500).fit(X)
+    np.testing.assert_array_equal(ref.neighbors_, got.neighbors_)
+    np.testing.assert_array_equal(ref.distances_, got.distances_)
+
+
+class _ForeignIdsIndex(ExactIndex):
+    """Answers with ids outside the rows of X from row 400 on."""
+
+    def search_rows(self, rows, k, exclude=None):
+        D, I = super().search_rows(rows, k, exclude=exclude)  # noqa: E741
+        return D, I + 10**6 if np.min(rows) >= 400 else I
+
+
+def _blas_pools():
+    return {p["filepath"]: p["num_threads"] for p in threadpool_info()
+            if p["user_api"] == "blas"}  # fmt: skip
+
+
+def _pool_workers():
+    """joblib's threading workers (multiprocessing.pool.ThreadPool threads)."""
+    return [t for t in threading.enumerate() if t.name.endswith("(worker)")]
+
+
+def test_knn_graph_error_ends_the_pass_at_once(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the budget: 2, as found
+    X = np.random.default_rng(0).normal(size=(1000, 4)).astype(np.float32)
+    index = _ForeignIdsIndex(metric="euclidean").fit(X)
+    with threadpool_limits(limits=2, user_api="blas"):  # each worker's share: 1
+        before, workers = _blas_pools(), _pool_workers()
+        with (
+            parallel_config(backend="threading", n_jobs=2),
+            pytest.raises(ValueError, match="outside") as excinfo,
+        ):
+            KNNGraph(n_neighbors=3, index=index, metric="euclidean",
+                     batch_size=100).fit(X)  # fmt: skip
+        # excinfo keeps fit's frame alive: the pass must have ended already,
+        # its BLAS cap released and its worker threads told to stop.
+        assert excinfo.traceback and _blas_pools() == before
+        for thread in set(_pool_workers()) - set(workers):
+            thread.join(timeout=10)  # ends at once unless left waiting for work
+            assert not thread.is_alive()
 
 
 def test_pseudo_negatives_full_scan_is_identical(backend):

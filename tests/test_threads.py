@@ -141,6 +141,61 @@ def test_config_context_is_per_thread():
     assert seen == [None]
 
 
+def _shared_blas():
+    """The sizes of the process-wide BLAS pools (pthreads OpenBLAS: numpy's)."""
+    return {
+        p["num_threads"]
+        for p in threadpool_info()
+        if p["user_api"] == "blas" and p.get("threading_layer") != "openmp"
+    }
+
+
+@pytest.mark.parametrize("first_out", ["a", "b"])
+def test_overlapping_budgets_of_two_threads_share_blas(first_out):
+    # Thread a holds a budget of 1, thread b one of 2, overlapping (forced by
+    # events). BLAS pools are process-wide: the smaller budget is in force
+    # while both hold one, the other's once one leaves, and the pools are back
+    # as found after the last leaves, whichever leaves first.
+    budgets = {"a": 1, "b": 2}
+    last = "b" if first_out == "a" else "a"
+    a_in, b_in, measured, first_left = (threading.Event() for _ in range(4))
+    seen, errors = {}, []
+
+    def run(name):
+        try:
+            if name == "b":
+                a_in.wait(10)
+            with config_context(n_threads=budgets[name]):
+                (a_in if name == "a" else b_in).set()
+                b_in.wait(10)
+                if name == last:
+                    seen["both"] = _shared_blas()
+                    measured.set()
+                    first_left.wait(10)
+                    seen["last alone"] = _shared_blas()
+                else:
+                    measured.wait(10)
+        except Exception as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            for event in (a_in, b_in, measured):
+                event.set()
+            if name == first_out:
+                first_left.set()
+
+    with threadpool_limits(limits=3, user_api="blas"):
+        if _shared_blas() != {3}:
+            pytest.skip("no process-wide BLAS pool to share")
+        threads = [threading.Thread(target=run, args=(name,)) for name in "ab"]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert not errors
+        assert seen == {"both": {1}, "last alone": {budgets[last]}}
+        assert _shared_blas() == {3}  # as found
+
+
 def test_default_budget_never_raises_an_outside_limit():
     # The session's threadpool_limits(1) stays: the default budget (the
     # cores) only lowers pools.

@@ -210,3 +210,29 @@ def test_store_on_disk_is_shipped_by_reference(tmp_path, data):
     assert ref is on_disk and len(pickle.dumps(ref)) < 5000
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(ref))[10:14], X[10:14])
     assert _reference(RowArray(_zarr(X))) is None  # in memory: sent block by block
+
+
+def _zarr_in(store, X):
+    z = zarr.create_array(store=store, shape=X.shape, chunks=(256, X.shape[1]),
+                          dtype=X.dtype)  # fmt: skip
+    z[:] = X
+    return z
+
+
+def test_only_stores_with_an_address_go_by_reference(tmp_path, data):
+    from zarr.storage import LocalStore, LoggingStore, MemoryStore
+
+    X, _ = data
+    quiet = {"log_level": "ERROR"}
+    on_disk = _zarr_in(LoggingStore(LocalStore(str(tmp_path / "X.zarr")), **quiet), X)
+    assert _reference(on_disk) is not None  # the wrapper pickles as its store
+    # Pickled with their data: sent block by block, never whole into each task.
+    in_memory = [
+        _zarr_in(LoggingStore(MemoryStore(), **quiet), X),
+        _zarr_in(f"memory://{tmp_path.name}.zarr", X),  # in this process only
+    ]
+    for z in in_memory:
+        assert _reference(z) is None and _reference(RowArray(z)) is None
+    da = pytest.importorskip("dask.array")
+    dask_X = da.from_array(X, chunks=(500, X.shape[1]))  # its `store` is a method
+    assert is_row_array(dask_X) and _reference(dask_X) is None

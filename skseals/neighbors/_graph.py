@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from numbers import Integral
 
 import numpy as np
@@ -211,20 +212,24 @@ class KNNGraph(_BaseIndex):
         distances = np.full((n, k), np.inf, dtype=np.float32)
         # Batches run through joblib: parallel_config(backend="dask") searches
         # them on a Dask cluster (the index is shipped once per worker).
-        parts = iter_row_blocks(_graph_batch, n, self.batch_size, args=(index, k))
+        blocks = iter_row_blocks(_graph_batch, n, self.batch_size, args=(index, k))
+        parts = blocks
         if self.verbose:
             tqdm = import_optional("tqdm.auto").tqdm
             total = -(-n // self.batch_size)
-            parts = tqdm(parts, desc="kNN graph", unit="batch", total=total)
-        for start, I, D in parts:  # noqa: E741
-            if _first_bad_row(I, n) is not None:
-                raise ValueError(
-                    f"index returned row ids outside [0, {n}): it is not an index "
-                    "over the rows of X. Pass an index fitted on X, or an "
-                    "unfitted one."
-                )
-            neighbors[start : start + I.shape[0]] = I
-            distances[start : start + I.shape[0]] = D
+            parts = tqdm(blocks, desc="kNN graph", unit="batch", total=total)
+        # closing: an error below ends the pass now (its workers, its thread
+        # caps), not when the traceback is garbage-collected.
+        with closing(blocks):
+            for start, I, D in parts:  # noqa: E741
+                if _first_bad_row(I, n) is not None:
+                    raise ValueError(
+                        f"index returned row ids outside [0, {n}): it is not an "
+                        "index over the rows of X. Pass an index fitted on X, or "
+                        "an unfitted one."
+                    )
+                neighbors[start : start + I.shape[0]] = I
+                distances[start : start + I.shape[0]] = D
         self.neighbors_, self.distances_ = neighbors, distances
         self.n_samples_fit_ = n
         return self
@@ -300,7 +305,7 @@ class KNNGraph(_BaseIndex):
         Returns
         -------
         distances, indices : ndarrays of shape (n_queries, n_neighbors)
-            As for :meth:`BaseNeighborIndex.search`.
+            As for :meth:`~skseals.base.BaseNeighborIndex.search`.
         """
         check_is_fitted(self, "n_samples_fit_")
         if getattr(self, "index_", None) is None:

@@ -17,7 +17,10 @@ from __future__ import annotations
 import mmap
 import multiprocessing
 import os
+import sys
 import warnings
+from contextlib import closing, nullcontext
+from numbers import Number
 
 import numpy as np
 from joblib import Parallel, delayed, parallel_config
@@ -62,8 +65,19 @@ class _MemmapRows:
         return self._array[key]
 
 
+#: np.memmap modes whose pages are the file's: what another process re-opening
+#: the file reads is what this one sees ("c", copy-on-write, keeps changes private).
+_SHARED_MODES = {"r", "r+", "w+"}
+
+
 def _memmap_reference(X):
-    """A :class:`_MemmapRows` for a C-contiguous array backed by a file, or None."""
+    """A :class:`_MemmapRows` for a C-contiguous array backed by a file, or None.
+
+    Only a memmap whose pages are the file's (mode ``"r"``, ``"r+"`` or
+    ``"w+"``) goes by reference; writes to a writable one are flushed first.
+    A copy-on-write memmap (``np.load(..., mmap_mode="c")``) may differ from
+    its file, so it is never sent by reference (None: sent block by block).
+    """
     if not isinstance(X, np.ndarray) or not X.flags.c_contiguous:
         return None
     base = X
@@ -73,6 +87,10 @@ def _memmap_reference(X):
             and isinstance(base.base, mmap.mmap)
             and getattr(base, "filename", None)
         ):
+            if getattr(base, "mode", None) not in _SHARED_MODES:
+                return None
+            if base.mode != "r":
+                base.flush()  # the file holds what the array shows
             start = base.__array_interface__["data"][0]
             offset = base.offset + X.__array_interface__["data"][0] - start
             return _MemmapRows(base.filename, offset, X.dtype, X.shape)
@@ -93,13 +111,41 @@ def _reference(X):
     return _memmap_reference(X)
 
 
-def _call(func, source, key, start, stop, args, limit=None):
+def _on_memmap(block):
+    """Whether ``block`` is a view of a memory-mapped file."""
+    base = block
+    while isinstance(base, np.ndarray):
+        if isinstance(base, np.memmap):
+            return True
+        base = base.base
+    return isinstance(base, mmap.mmap)
+
+
+def _read_here(X, key):
+    """``X[key]`` as an ndarray of its own, read here to go with its task.
+
+    A view of a memmap is copied: loky would send it as the file's name and
+    offset, and a copy-on-write memmap may differ from its file. This runs
+    inside joblib's dispatch, which the Dask backend also drives from the
+    client's event loop: a dask array's block is computed with dask's
+    synchronous scheduler (on the cluster, it would deadlock).
+    """
+    dask = sys.modules.get("dask")
+    lazy = dask is not None and dask.is_dask_collection(getattr(X, "array", X))
+    with dask.config.set(scheduler="sync") if lazy else nullcontext():
+        block = np.asarray(X[key])
+    return block.copy() if _on_memmap(block) else block
+
+
+def _call(func, source, key, start, stop, limit, *args):
     """``func(source[key], start, stop, *args)`` under the thread ``limit``.
 
     ``key=None`` passes ``source`` itself (a block shipped whole). ``limit``
     is ``(n_threads, exact, openmp_only)`` for :func:`limit_threads`, or
     None for the worker's own default; ``n_threads`` also caps the thread
-    count hnswlib and Annoy are given inside ``func``.
+    count hnswlib and Annoy are given inside ``func``. ``args`` come last,
+    one by one, so that the Dask futures :func:`_scatter_shared` puts in
+    their place are arguments of the task, resolved on the worker.
     """
     block = source if source is None or key is None else source[key]
     n_threads, exact, openmp_only = limit if limit is not None else (None, None, False)
@@ -119,6 +165,49 @@ def _forks(name):
         or multiprocessing.get_all_start_methods()[0]
     )
     return method == "fork"
+
+
+def _results(tasks, n_jobs):
+    """Yield joblib's results of ``tasks`` in order; if the consumer stops
+    early (an error, :func:`contextlib.closing`), cancel the tasks left,
+    without joblib's warning that they were cancelled."""
+    results = Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+    done = False
+    try:
+        # Not `yield from`: on close it would end `results` before this
+        # finally, with joblib's warning.
+        for result in results:  # noqa: UP028
+            yield result
+        done = True
+    finally:
+        if not done:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "[^ ]+ tasks", UserWarning)
+                results.close()
+
+
+#: Arguments small enough to travel inside every task (never scattered).
+_INLINE = (Number, str, np.dtype, np.generic, type, type(None))
+
+
+def _scatter_shared(args):
+    """``args`` with each large one replaced by a Dask future, sent once to
+    every worker (the active joblib backend is Dask).
+
+    joblib's Dask backend scatters only top-level arguments that
+    ``dask.sizeof`` reports above 1 kB, and a fitted index reports a few
+    bytes: without this, every task would carry its own copy. The futures
+    live as long as the returned tuple (the pass).
+    """
+    client = getattr(get_active_backend()[0], "client", None)
+    shared = [i for i, arg in enumerate(args) if not isinstance(arg, _INLINE)]
+    if client is None or not shared:
+        return args
+    futures = client.scatter([args[i] for i in shared], broadcast=True, hash=False)
+    out = list(args)
+    for i, future in zip(shared, futures, strict=True):
+        out[i] = future
+    return tuple(out)
 
 
 def _n_workers(n_jobs):
@@ -142,7 +231,10 @@ def iter_row_blocks(
     """Yield ``func(block, start, stop, *args)`` for consecutive row blocks, in order.
 
     Same as :func:`map_row_blocks`, but results are yielded as they come (in
-    block order), e.g. to drive a progress bar.
+    block order), e.g. to drive a progress bar. Until it is exhausted or
+    closed, the generator holds the pass's thread caps and joblib workers:
+    a caller that may stop early (an error) closes it, e.g. with
+    ``contextlib.closing``.
 
     Parameters
     ----------
@@ -159,7 +251,9 @@ def iter_row_blocks(
         Row ids of ``X`` at each position: the block of positions
         ``start:stop`` is ``X[rows[start:stop]]`` (default ``X[start:stop]``).
     args : tuple, default=()
-        Extra arguments shared by every call (Dask scatters large ones once).
+        Extra arguments shared by every call: on Dask, each one but numbers
+        and strings is sent once to every worker; loky pickles them with each
+        batch of tasks.
     n_jobs : int or None, default=None
         Passed to :class:`joblib.Parallel`; None uses the active
         ``joblib.parallel_config`` (sequential when none is set).
@@ -168,6 +262,22 @@ def iter_row_blocks(
     ------
     result : object
         What ``func`` returned for each block, in block order.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skseals.utils import iter_row_blocks
+    >>> X = np.arange(10.0).reshape(5, 2)
+    >>> def first_value(block, start, stop, scale):
+    ...     return start, stop, float(block[0, 0]) * scale
+    >>> for result in iter_row_blocks(first_value, 5, 2, X=X, args=(10,)):
+    ...     print(result)
+    (0, 2, 0.0)
+    (2, 4, 40.0)
+    (4, 5, 80.0)
+    >>> rows = np.array([4, 0, 3])  # positions 0:2 read rows 4 and 0 of X
+    >>> [r for r in iter_row_blocks(first_value, 3, 2, X=X, rows=rows, args=(1,))]
+    [(0, 2, 8.0), (2, 3, 6.0)]
     """
     block_size = int(block_size)
     if block_size < 1:
@@ -184,7 +294,7 @@ def iter_row_blocks(
     if n_jobs == 1:  # in process, in order: the default for every user
         for start in starts:
             stop = min(start + block_size, n_rows)
-            yield _call(func, X, key(start), start, stop, args, (budget, exact, False))
+            yield _call(func, X, key(start), start, stop, (budget, exact, False), *args)
         return
 
     if _forks(name):
@@ -196,10 +306,11 @@ def iter_row_blocks(
             RuntimeWarning,
             stacklevel=3,
         )
-        with parallel_config(backend="threading", n_jobs=n_jobs):
-            yield from iter_row_blocks(
-                func, n_rows, block_size, X=X, rows=rows, args=args, n_jobs=n_jobs
-            )
+        parts = iter_row_blocks(
+            func, n_rows, block_size, X=X, rows=rows, args=args, n_jobs=n_jobs
+        )
+        with parallel_config(backend="threading", n_jobs=n_jobs), closing(parts):
+            yield from parts
         return
 
     # Each worker gets budget // n_workers threads. Dask workers run elsewhere,
@@ -211,21 +322,27 @@ def iter_row_blocks(
         # per thread: capped again inside each worker thread.
         limit = (per_worker, exact, True)
         tasks = (
-            delayed(_call)(func, X, key(s), s, min(s + block_size, n_rows), args, limit)
+            delayed(_call)(
+                func, X, key(s), s, min(s + block_size, n_rows), limit, *args
+            )
             for s in starts
         )
         with limit_threads(per_worker, exact=exact):
-            yield from Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+            yield from _results(tasks, n_jobs)
         return
 
-    limit = None if "Dask" in name else (per_worker, exact, False)
+    dask = "Dask" in name
+    limit = None if dask else (per_worker, exact, False)
+    # Dask: the shared args (a fitted index, an estimator) go once to every
+    # worker. loky pickles them with each batch of tasks, as before.
+    shared = _scatter_shared(args) if dask else args
     # Other processes / machines: ship a file-backed or store-backed X by
     # reference, else the block itself (never the whole X).
     ref = None if X is None else _reference(X)
     if ref is not None:
         tasks = (
             delayed(_call)(
-                func, ref, key(s), s, min(s + block_size, n_rows), args, limit
+                func, ref, key(s), s, min(s + block_size, n_rows), limit, *shared
             )
             for s in starts
         )
@@ -233,16 +350,16 @@ def iter_row_blocks(
         tasks = (
             delayed(_call)(
                 func,
-                None if X is None else np.asarray(X[key(s)]),
+                None if X is None else _read_here(X, key(s)),
                 None,
                 s,
                 min(s + block_size, n_rows),
-                args,
                 limit,
+                *shared,
             )
             for s in starts
         )
-    yield from Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+    yield from _results(tasks, n_jobs)
 
 
 def map_row_blocks(
@@ -278,7 +395,8 @@ def map_row_blocks(
     func : callable
         Called as ``func(block, start, stop, *args)``. Must be picklable
         (cloudpickle) for process and Dask backends; pass large shared objects
-        through ``args`` rather than a closure, so that Dask scatters them once.
+        through ``args`` rather than a closure, so that Dask sends them once
+        to every worker (loky pickles ``args`` with each batch of tasks).
     n_rows : int
         Number of positions to cover.
     block_size : int
@@ -314,8 +432,9 @@ def map_row_blocks(
     ...     map_row_blocks(block_sum, 5, 2, X=X)
     [np.float64(6.0), np.float64(22.0), np.float64(17.0)]
     """
-    return list(
+    with closing(
         iter_row_blocks(
             func, n_rows, block_size, X=X, rows=rows, args=args, n_jobs=n_jobs
         )
-    )
+    ) as parts:
+        return list(parts)

@@ -8,6 +8,7 @@ and every all-rows pass reads ``X[start:stop]`` block by block through
 
 from __future__ import annotations
 
+from contextlib import closing
 from numbers import Integral
 
 import numpy as np
@@ -16,8 +17,34 @@ __all__ = ["RowArray", "dense_rows", "is_row_array"]
 
 #: Chunks (along rows) decoded per read when gathering scattered rows.
 _CHUNKS_PER_READ = 2
-#: Store classes whose arrays pickle with their data (not by reference).
-_IN_MEMORY_STORES = {"MemoryStore", "GpuMemoryStore", "KVStore", "dict"}
+#: zarr store classes (zarr 3, then zarr 2) that pickle as an address -- a
+#: path or a URL -- which another process opens to read the same data. Any
+#: other store (in memory, a user's own) and any other array (dask, h5py)
+#: is not shipped by reference: its rows go block by block.
+_ADDRESS_STORES = {
+    *("LocalStore", "FsspecStore", "ObjectStore", "ZipStore"),
+    *("DirectoryStore", "NestedDirectoryStore", "TempStore", "FSStore"),
+    *("N5Store", "N5FSStore", "LMDBStore", "SQLiteStore", "ABSStore"),
+}
+#: zarr 3 stores that only wrap ``_store`` (and pickle as it does).
+_WRAPPER_STORES = {"LoggingStore", "WrapperStore"}
+
+
+def _has_address(store):
+    """Whether a zarr ``store`` pickles as an address other processes can read."""
+    while type(store).__name__ in _WRAPPER_STORES:
+        store = getattr(store, "_store", None)
+    name = type(store).__name__
+    if name not in _ADDRESS_STORES:
+        return False
+    protocol = getattr(getattr(store, "fs", None), "protocol", ())
+    if "memory" in ((protocol,) if isinstance(protocol, str) else protocol):
+        return False  # fsspec's memory:// lives in this process only
+    if type(getattr(store, "store", None)).__name__ == "MemoryStore":
+        return False  # an ObjectStore over obstore's MemoryStore
+    if name == "ZipStore":  # being written: no central directory to read yet
+        return bool(getattr(store, "read_only", getattr(store, "mode", "") == "r"))
+    return True
 
 
 def is_row_array(X):
@@ -77,9 +104,9 @@ class RowArray:
 
     @property
     def by_reference(self):
-        """True when pickling ships the store's address, not its data."""
-        store = getattr(self.array, "store", None)
-        return store is not None and type(store).__name__ not in _IN_MEMORY_STORES
+        """True when pickling ships the store's address, not its data: a zarr
+        array on disk or at a URL (see ``_ADDRESS_STORES``)."""
+        return _has_address(getattr(self.array, "store", None))
 
     def __getitem__(self, key):
         cols = None
@@ -186,6 +213,7 @@ def dense_rows(X, dtype=np.float32, block_size=65536):
     X = X if isinstance(X, RowArray) else RowArray(X)
     out = np.empty(X.shape, dtype=dtype)
     parts = iter_row_blocks(_read_block, X.shape[0], block_size, X=X, args=(dtype,))
-    for start, block in parts:
-        out[start : start + block.shape[0]] = block
+    with closing(parts):  # an error here ends the pass and its thread caps now
+        for start, block in parts:
+            out[start : start + block.shape[0]] = block
     return _OwnedRows(out)

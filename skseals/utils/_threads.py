@@ -10,6 +10,14 @@ OpenMP's thread count is a per-thread setting: a limit set in one thread does
 not reach a thread started later (a joblib worker thread sees every core
 again), which is why :func:`~skseals.utils.map_row_blocks` applies the budget
 inside each worker too.
+
+A BLAS with its own threads (numpy's and scipy's pthreads OpenBLAS) has one
+setting for the whole process; an OpenMP BLAS (faiss's) follows each thread's
+OpenMP setting. Caps on the process-wide pools held at once by several
+threads are kept in one registry: the limit in force is the smallest of them
+(each thread's innermost cap counting, as if it ran alone), and when the last
+one is released every pool is set back to what it was before the first,
+whatever the order the threads release theirs in.
 """
 
 from __future__ import annotations
@@ -33,6 +41,10 @@ _lock = threading.Lock()
 _share = threading.local()  # a worker thread's share of the budget
 _controller = None
 _n_modules = -1
+# BLAS pools are process-wide: the caps held by every thread, under one lock.
+_blas_lock = threading.Lock()
+_blas_caps = {}  # token -> (thread id, n_threads, exact), in the order entered
+_blas_before = {}  # filepath -> the pool's size before the first cap
 
 
 def _default_n_threads():
@@ -96,9 +108,71 @@ def _threadpool_controller():
         return _controller
 
 
+def _blas_target(before):
+    """The BLAS pool size the caps held call for; ``before``: its size before.
+
+    A thread's caps apply in the order entered, as nested limits of a lone
+    thread would (an exact cap sets, another only lowers); the process then
+    runs at the smallest thread's value, which exceeds no thread's cap.
+    """
+    per_thread = {}
+    for thread, n, exact in _blas_caps.values():
+        value = per_thread.get(thread, before)
+        per_thread[thread] = n if exact else min(value, n)
+    return min(per_thread.values())
+
+
+def _process_wide(lib):
+    """Whether a threadpoolctl library's thread count is one process-wide
+    setting: a BLAS with its own threads, not one run by OpenMP (whose
+    setting, like OpenMP's own, is per thread)."""
+    return lib.user_api == "blas" and getattr(lib, "threading_layer", "") != "openmp"
+
+
+def _apply_blas_caps():
+    """Set every process-wide BLAS pool to what the caps held call for
+    (``_blas_lock`` held); with none held, back to its size before the first."""
+    for lib in _threadpool_controller().lib_controllers:
+        if not _process_wide(lib):
+            continue
+        if _blas_caps:
+            before = _blas_before.setdefault(lib.filepath, lib.num_threads)
+            target = _blas_target(before)
+        else:
+            target = _blas_before.get(lib.filepath)
+        if target is not None and lib.num_threads != target:
+            # threadpoolctl >= 3.8 lets one "controlling" thread set OpenBLAS
+            # and ignores the others; the registry already orders skseals's
+            # threads (under _blas_lock), so it sets the pool from any thread.
+            getattr(lib, "_real_set_num_threads", lib.set_num_threads)(target)
+    if not _blas_caps:
+        _blas_before.clear()
+
+
+@contextmanager
+def _blas_cap(n_threads, exact):
+    """Hold a cap on the (process-wide) BLAS pools, in the registry."""
+    token = object()
+    with _blas_lock:
+        _blas_caps[token] = (threading.get_ident(), n_threads, exact)
+        _apply_blas_caps()
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            del _blas_caps[token]
+            _apply_blas_caps()
+
+
 @contextmanager
 def limit_threads(n_threads=None, *, exact=None, openmp_only=False):
-    """Cap BLAS, OpenMP and faiss's thread pools in this thread; restore on exit.
+    """Cap BLAS, OpenMP and faiss's thread pools; restore on exit.
+
+    OpenMP's limits (faiss's and an OpenMP BLAS's included) are per thread:
+    set in this thread and restored on exit. A pthreads BLAS pool is
+    process-wide: the cap joins those other threads hold, the smallest is in
+    force, and the pool is restored when the last cap is released (see the
+    module docstring).
 
     Parameters
     ----------
@@ -110,9 +184,9 @@ def limit_threads(n_threads=None, *, exact=None, openmp_only=False):
         the budget was set explicitly (``n_threads`` or ``set_config``), else
         lower only.
     openmp_only : bool, default=False
-        Touch only OpenMP pools (per-thread settings), not BLAS pools (set
-        process-wide): for worker threads whose BLAS pools the calling thread
-        capped already.
+        Touch only the per-thread settings (OpenMP, an OpenMP BLAS), not the
+        process-wide BLAS pools: for worker threads whose BLAS pools the
+        calling thread capped already.
 
     Yields
     ------
@@ -126,9 +200,10 @@ def limit_threads(n_threads=None, *, exact=None, openmp_only=False):
     chosen = [
         lib.filepath
         for lib in controller.lib_controllers
-        if (not openmp_only or lib.user_api == "openmp")
+        if not _process_wide(lib)
         and (lib.num_threads > n or (exact and lib.num_threads != n))
     ]
+    # The process-wide cap last: released first, per-thread limits after it.
     with ExitStack() as stack:
         if chosen:
             stack.enter_context(controller.select(filepath=chosen).limit(limits=n))
@@ -139,6 +214,8 @@ def limit_threads(n_threads=None, *, exact=None, openmp_only=False):
             if before > n or (exact and before != n):
                 faiss.omp_set_num_threads(n)
                 stack.callback(faiss.omp_set_num_threads, before)
+        if not openmp_only:
+            stack.enter_context(_blas_cap(n, exact))
         yield n
 
 
