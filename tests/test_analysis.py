@@ -338,3 +338,40 @@ def test_cli_bad_arguments_exit_2(npz, tmp_path, capsys):
         assert msg in capsys.readouterr().err
     with pytest.raises(SystemExit):
         _parse([str(path), "--k", "0"])
+
+
+def test_cli_json_writes_null_for_nan(npz, tmp_path):
+    _, X, c, _ = npz
+    emb = tmp_path / "emb.npy"
+    np.save(emb, X)
+    ids = tmp_path / "one.txt"
+    ids.write_text(f"{np.flatnonzero(c == 1)[0]}\n")  # one positive: no path
+    out = tmp_path / "s.json"
+    argv = [str(emb), "--positives", str(ids), "--min-positives", "1", "--k", "5",
+            "--index", "exact", "--out", str(out)]  # fmt: skip
+    assert run_structure(_parse(argv), echo=lambda *a: None) == 0
+    text = out.read_text()
+    assert "NaN" not in text  # not JSON: other readers reject it
+    (row,) = json.loads(text)
+    assert row["mean_path_length"] is None and row["n_positives"] == 1
+
+
+def test_cli_positives_honour_test_ids(npz, tmp_path, capsys):
+    path, X, c, split = npz
+    arrays = dict(np.load(path))
+    del arrays["split"]
+    arrays["test_ids"] = np.flatnonzero(split == 1)
+    as_test_ids = tmp_path / "test_ids.npz"
+    np.savez(as_test_ids, **arrays)
+    ids = tmp_path / "known.txt"
+    ids.write_text("\n".join(map(str, np.flatnonzero(c == 1))))
+    for data in (path, as_test_ids):
+        lines = []
+        argv = [str(data), "--positives", str(ids), "--k", "5", "--index", "exact"]
+        assert run_structure(_parse(argv), echo=lines.append) == 0
+        assert "120 pool rows" in lines[0], lines[0]
+    bad = tmp_path / "bad_test_ids.npz"
+    np.savez(bad, emb=arrays["emb"], test_ids=np.array([len(c)]))
+    with pytest.raises(SystemExit) as exc:
+        run_structure(_parse([str(bad), "--positives", str(ids)]))
+    assert exc.value.code == 2 and "test_ids must be rows" in capsys.readouterr().err

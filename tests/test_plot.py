@@ -1,5 +1,7 @@
 """Tests of skseals.plot: learning curves, per-concept scatter, per-round history."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -113,3 +115,49 @@ def test_concept_scatter_at_a_label_count_and_errors():
         plot_concept_scatter(RESULTS, "Full", "SEALS", "accuracy")
     with pytest.raises(ValueError, match="no concept"):
         plot_concept_scatter(RESULTS, "Full", "SEALS", n_labeled=300)
+
+
+def test_learning_curves_bad_x_names_x():
+    with pytest.raises(ValueError, match="^x must be one of"):
+        plot_learning_curves(RESULTS, x="pool_size")
+
+
+def test_learning_curves_align_runs_with_a_smaller_seed():
+    # c1's seed had 98 labels: its rounds count at 100 and 200 with c0's,
+    # not at points of their own.
+    results = [
+        _rec("A", "c0", 100, 0.2, 0.1), _rec("A", "c0", 200, 0.6, 0.5),
+        {**_rec("A", "c1", 100, 0.4, 0.3), "n_labeled": 98},
+        {**_rec("A", "c1", 200, 0.8, 0.7), "n_labeled": 198},
+    ]  # fmt: skip
+    (line,) = plot_learning_curves(results).get_lines()
+    np.testing.assert_allclose(line.get_xdata(), [100, 200])
+    np.testing.assert_allclose(line.get_ydata(), [0.3, 0.7])
+
+
+def test_metric_nan_in_every_run_is_reported():
+    no_ap = [{**r, "average_precision": float("nan")} for r in RESULTS]
+    with pytest.warns(UserWarning, match="'average_precision' is NaN.*split"):
+        ax = plot_learning_curves(no_ap)
+    assert ax.get_lines() == []
+    one = [r if r["config"] == "SEALS" else no_ap[i] for i, r in enumerate(RESULTS)]
+    with pytest.warns(UserWarning, match=r"configs \['Full'\]"):
+        ax = plot_learning_curves(one)
+    assert [line.get_label() for line in ax.get_lines()] == ["SEALS"]
+    with pytest.raises(ValueError, match="'average_precision' is NaN.*split"):
+        plot_concept_scatter(no_ap, "Full", "SEALS", n_labeled=100)
+
+
+def test_concept_scatter_leaves_out_a_concept_without_values():
+    results = RESULTS + [_rec("Full", "c1", 100, 0.1, 0.1),
+                         _rec("Full", "c1", 200, 0.9, 0.9)]  # fmt: skip
+    results = [
+        {**r, "average_precision": float("nan")} if r["concept"] == "c0" else r
+        for r in results
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no "Mean of empty slice"
+        with pytest.warns(UserWarning, match=r"concepts \['c0'\]"):
+            ax = plot_concept_scatter(results, "Full", "SEALS")
+    assert ax.concepts_ == ["c1"]
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), [[0.9, 0.8]])

@@ -324,6 +324,34 @@ def test_summarize():
         summarize(RESULTS, by="concept")
 
 
+def test_summarize_counts_every_run_at_every_point():
+    # c1's seed is smaller (98 labels: its concept had too few positives) and
+    # c0 stops after one round (pool exhausted): both count at every point.
+    def rec(concept, rnd, n_labeled, recall, sel=1.0):
+        return {**_rec("A", concept, 0, rnd, 0.5, recall, sel=sel),
+                "n_labeled": n_labeled}  # fmt: skip
+
+    results = [
+        rec("c0", 0, 100, 0.1), rec("c0", 1, 120, 0.3),
+        rec("c1", 0, 98, 0.5), rec("c1", 1, 118, 0.7), rec("c1", 2, 138, 0.9, 3.0),
+    ]  # fmt: skip
+    rows = summarize(results, as_frame=False)
+    assert [(r["n_labeled"], r["n_runs"]) for r in rows] == [
+        (100, 2), (120, 2), (140, 2)]  # fmt: skip
+    # c0 carried forward at 140: its recall can no longer change.
+    np.testing.assert_allclose([r["recall_mean"] for r in rows], [0.3, 0.5, 0.6])
+    # Seconds per round: of the runs that ran a round there (c1 only at 140).
+    assert rows[2]["selection_seconds_mean"] == pytest.approx(3.0)
+    by_round = summarize(results, by="round", as_frame=False)
+    assert [(r["round"], r["n_runs"]) for r in by_round] == [(0, 2), (1, 2), (2, 2)]
+    assert by_round[2]["recall_mean"] == pytest.approx(0.6)
+    # The table is the curve's last point, at a label count a run reached.
+    (row,) = summary_table(results, as_frame=False)
+    assert row["n_labeled"] == 140 and row["recall"] == pytest.approx(0.6)
+    with pytest.raises(ValueError, match="simulate"):
+        summarize([{"config": "a", "n_labeled": 100, "recall": 0.1}])
+
+
 def test_summary_table():
     a, b = summary_table(RESULTS, as_frame=False)
     assert a["config"] == "A" and a["n_runs"] == 2 and a["n_labeled"] == 200

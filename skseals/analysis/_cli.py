@@ -14,7 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..datasets._io import _as_unit_float32, read_embeddings
+from ..datasets._io import (
+    _as_unit_float32,
+    _check_membership,
+    _read_membership,
+    _reading,
+    read_embeddings,
+)
+from ..simulation._results import _plain
 from ..utils._argtypes import make_output_dir
 from ..utils._argtypes import positive_int as _positive_int
 from ..utils._argtypes import seed as _seed
@@ -172,6 +179,24 @@ def _read_ids(path):
     return np.asarray(ids).ravel()
 
 
+def _archive_split(archive, path, n):
+    """The split of an open ``.npz`` ('split' or 'test_ids'), or None.
+
+    Read as :func:`~skseals.datasets.load_concept_data` reads it, with an
+    empty membership standing in for the concepts (--positives gives them).
+    """
+    with _reading(path, "data file"):
+        source = {k: archive[k] for k in ("split", "test_ids") if k in archive.files}
+    if not source:
+        return None
+    empty = np.zeros(1, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    source["concept_indptr"], source["concept_members"] = empty
+    _, _, _, split, _ = _read_membership(source, n)
+    split = np.asarray(split)
+    _check_membership(*empty, None, split, n)
+    return split
+
+
 def _load(args):
     """``(X, {name: positive rows}, description)`` on the chosen rows."""
     from ..datasets import load_concept_data
@@ -185,8 +210,8 @@ def _load(args):
             raise _Usage(f"DATA must end in .npz or .npy; got {path.name!r}")
         X, archive = read_embeddings(path, mmap_mode="r")
         split = None
-        if archive is not None and "split" in archive.files:
-            split = archive["split"]
+        if archive is not None:
+            split = _archive_split(archive, path, X.shape[0])
         X = _as_unit_float32(X, normalize)
         concepts = {Path(args.positives).stem: _read_ids(args.positives)}
         names = list(concepts)
@@ -251,8 +276,9 @@ def _fmt_row(row):
 def _write(rows, out):
     out = Path(out)
     fields = [k for k in rows[0] if k != "component_sizes"] + ["component_sizes"]
-    if out.suffix.lower() == ".json":
-        out.write_text(json.dumps(rows, indent=1) + "\n")
+    if out.suffix.lower() == ".json":  # NaN (no path measured) as null
+        plain = [{k: _plain(v) for k, v in row.items()} for row in rows]
+        out.write_text(json.dumps(plain, indent=1, allow_nan=False) + "\n")
         return
     with out.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=fields)

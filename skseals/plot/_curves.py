@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..simulation import summarize
@@ -23,6 +25,22 @@ _X_LABELS = {"n_labeled": "Labels (seed included)", "round": "Round"}
 def _check_metric(metric):
     if metric not in _LABELS:
         raise ValueError(f"metric must be one of {sorted(_LABELS)}; got {metric!r}.")
+
+
+def _check_x(x):
+    if x not in _X_LABELS:
+        raise ValueError(f"x must be one of {sorted(_X_LABELS)}; got {x!r}.")
+
+
+def _nan_message(metric, where, outcome):
+    """``metric`` is NaN in every run of ``where``: ``outcome``, and why."""
+    hint = ""
+    if metric == "average_precision":
+        hint = (
+            " Average precision is measured on the test split: run simulate() "
+            "with split= (0 for pool rows, 1 for test rows)."
+        )
+    return f"metric {metric!r} is NaN in every run of {where}: {outcome}.{hint}"
 
 
 def _check_configs(configs, known):
@@ -49,9 +67,11 @@ def plot_learning_curves(
 ):
     """Plot a metric against labels spent, one line per configuration.
 
-    Each line is the mean over concepts and repetitions (:func:`summarize`),
-    with a band of plus/minus one standard deviation, as in the SEALS paper's
-    figures.
+    Each line is the mean over concepts and repetitions
+    (:func:`~skseals.simulation.summarize`), with a band of plus/minus one
+    standard deviation, as in the SEALS paper's figures. A configuration
+    whose ``metric`` is NaN in every run (average precision of runs without
+    a test split) is not drawn, with a warning.
 
     Parameters
     ----------
@@ -62,7 +82,9 @@ def plot_learning_curves(
         the timings (``"selection_seconds"``, ``"knn_seconds"``,
         ``"training_seconds"``).
     x : {"n_labeled", "round"}, default="n_labeled"
-        The x axis.
+        The x axis: labels (seed included) or rounds; runs are aligned and
+        carried forward as in :func:`~skseals.simulation.summarize`, so that
+        every point is a mean over all runs.
     ax : matplotlib Axes, default=None
         Where to draw; None makes a new figure.
     configs : list of str, default=None
@@ -81,24 +103,40 @@ def plot_learning_curves(
     >>> matplotlib.use("Agg")
     >>> from skseals.plot import plot_learning_curves
     >>> results = [
-    ...     {"config": c, "n_labeled": n, "average_precision": ap,
+    ...     {"config": c, "concept": "c0", "repetition": 0, "round": r,
+    ...      "n_labeled": 100 * (r + 1), "average_precision": ap,
     ...      "recall": 0.0, "pool_percent": 1.0, "selection_seconds": 0.0,
     ...      "knn_seconds": 0.0, "training_seconds": 0.0}
-    ...     for c, n, ap in [("a", 100, 0.2), ("a", 200, 0.5), ("b", 100, 0.1),
-    ...                      ("b", 200, 0.2)]]
+    ...     for c, r, ap in [("a", 0, 0.2), ("a", 1, 0.5), ("b", 0, 0.1),
+    ...                      ("b", 1, 0.2)]]
     >>> ax = plot_learning_curves(results)
     >>> [line.get_label() for line in ax.get_lines()]
     ['a', 'b']
     """
     _check_metric(metric)
+    _check_x(x)
     summary = summarize(results, by=x, as_frame=False)
     known = list(dict.fromkeys(row["config"] for row in summary))
     if configs is None:
         configs = known
     _check_configs(configs, known)
+    rows_of = {c: [r for r in summary if r["config"] == c] for c in configs}
+    empty = [
+        c
+        for c, rows in rows_of.items()
+        if np.isnan([r[f"{metric}_mean"] for r in rows]).all()
+    ]
+    if empty:  # a warning, not an error: other panels of a figure still draw
+        warnings.warn(
+            _nan_message(metric, f"configs {empty}", "not drawn"),
+            UserWarning,
+            stacklevel=2,
+        )
     ax = _axes(ax)
     for config in configs:
-        rows = [r for r in summary if r["config"] == config]
+        if config in empty:
+            continue
+        rows = rows_of[config]
         xs = np.array([r[x] for r in rows], dtype=float)
         mean = np.array([r[f"{metric}_mean"] for r in rows])
         (line,) = ax.plot(xs, mean, marker=".", label=config)
@@ -110,7 +148,8 @@ def plot_learning_curves(
     ax.set_xlabel(_X_LABELS[x])
     ax.set_ylabel(_LABELS[metric])
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
+    if len(empty) < len(configs):
+        ax.legend(fontsize="small")
     return ax
 
 

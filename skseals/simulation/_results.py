@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import os
+from bisect import bisect_right
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,8 @@ _INT_FIELDS = {"repetition", "round", "n_labeled", "n_positives", "pool_size"}
 _STR_FIELDS = {"config", "concept"}
 _TIMES = ("selection_seconds", "knn_seconds", "training_seconds")
 _CURVE_METRICS = ("average_precision", "recall", "pool_percent", *_TIMES)
+#: Fields that tell runs apart and order their rounds.
+_RUN_FIELDS = ("config", "concept", "repetition", "round", "n_labeled")
 
 
 def _pandas_or_none():
@@ -76,6 +79,40 @@ def _group(records, keys):
     return groups
 
 
+def _aligned_runs(records, by):
+    """Each configuration's runs on one x axis, carried forward.
+
+    Returns ``{config: (xs, offset, columns)}`` in order of first appearance:
+    ``xs`` are the steps any run reached (rounds, or labels spent after the
+    run's own seed for ``by="n_labeled"``), ``offset`` is added to them for
+    display (the largest seed, or 0), and ``columns[i]`` holds, for every run
+    started by ``xs[i]``, ``(record, ran)``: its last record at or before
+    that step and whether it ended a round exactly there.
+    """
+    missing = sorted({f for r in records for f in _RUN_FIELDS if f not in r})
+    if missing:
+        raise ValueError(
+            f"the records lack the fields {missing}: pass the records of "
+            "simulate() or read_results() (one per config, concept, repetition "
+            "and round)."
+        )
+    aligned = {}
+    for (config,), recs in _group(records, ("config",)).items():
+        runs = []
+        for run in _group(recs, ("concept", "repetition")).values():
+            run = sorted(run, key=lambda r: r["round"])
+            start = run[0]["n_labeled"] if by == "n_labeled" else 0
+            runs.append(([r[by] - start for r in run], run))
+        xs = sorted({x for steps, _ in runs for x in steps})
+        offset = max(run[0]["n_labeled"] for _, run in runs) if by == "n_labeled" else 0
+        columns = []
+        for x in xs:
+            at = ((steps, run, bisect_right(steps, x) - 1) for steps, run in runs)
+            columns.append([(run[i], steps[i] == x) for steps, run, i in at if i >= 0])
+        aligned[config] = (xs, offset, columns)
+    return aligned
+
+
 def _mean_std(values):
     arr = np.asarray(values, dtype=np.float64)
     arr = arr[~np.isnan(arr)]
@@ -92,12 +129,24 @@ def summarize(results, *, by: str = "n_labeled", as_frame: bool | str = "auto"):
     population one (0 for a single run); NaN values (e.g. average precision
     without a test split) are left out.
 
+    Every point is a mean over all the runs of its configuration. Runs are
+    aligned by the labels they spent after their own seed (``by="round"``:
+    by round), so that a run whose seed was smaller (its concept had fewer
+    pool positives than ``n_seed_positives``) counts at the same points as
+    the others; the ``n_labeled`` reported is that count plus the largest
+    seed. A run that stopped early (pool exhausted), or has no round ending
+    at a point, counts there with its last record before it: its labels,
+    recall and average precision can no longer change. The per-round
+    seconds are the exception: they are averaged over the runs that ended a
+    round at that point.
+
     Parameters
     ----------
     results : pandas.DataFrame or list of dict
         As returned by :func:`simulate` or :func:`read_results`.
     by : {"n_labeled", "round"}, default="n_labeled"
-        The x axis of the curve.
+        The x axis of the curve: labels (the largest seed plus the labels
+        spent after each run's seed) or rounds.
     as_frame : bool or "auto", default="auto"
         Return a DataFrame (``"auto"``: when pandas is installed) or dicts.
 
@@ -110,31 +159,36 @@ def summarize(results, *, by: str = "n_labeled", as_frame: bool | str = "auto"):
 
     Examples
     --------
+    Concept ``c1`` had a seed of 98 labels (too few positives), concept
+    ``c0`` ran out of candidates after one round; both count at every point:
+
     >>> from skseals.simulation import summarize
-    >>> results = [
-    ...     {"config": "a", "n_labeled": 100, "average_precision": 0.2,
-    ...      "recall": 0.1, "pool_percent": 5.0, "selection_seconds": 0.1,
-    ...      "knn_seconds": 0.0, "training_seconds": 0.1},
-    ...     {"config": "a", "n_labeled": 100, "average_precision": 0.4,
-    ...      "recall": 0.3, "pool_percent": 7.0, "selection_seconds": 0.3,
-    ...      "knn_seconds": 0.0, "training_seconds": 0.1}]
-    >>> row = summarize(results, as_frame=False)[0]
-    >>> row["n_runs"], row["average_precision_mean"], row["recall_std"]
-    (2, 0.3..., 0.1...)
+    >>> def record(concept, rnd, n_labeled, recall):
+    ...     return {"config": "a", "concept": concept, "repetition": 0,
+    ...             "round": rnd, "n_labeled": n_labeled, "recall": recall,
+    ...             "average_precision": 0.5, "pool_percent": 5.0,
+    ...             "selection_seconds": 0.1, "knn_seconds": 0.0,
+    ...             "training_seconds": 0.1}
+    >>> results = [record("c0", 0, 100, 0.1), record("c0", 1, 120, 0.3),
+    ...            record("c1", 0, 98, 0.5), record("c1", 1, 118, 0.7),
+    ...            record("c1", 2, 138, 0.9)]
+    >>> [(row["n_labeled"], row["n_runs"], round(row["recall_mean"], 3))
+    ...  for row in summarize(results, as_frame=False)]
+    [(100, 2, 0.3), (120, 2, 0.5), (140, 2, 0.6)]
     """
     if by not in ("n_labeled", "round"):
         raise ValueError(f"by must be 'n_labeled' or 'round'; got {by!r}.")
     rows = []
-    groups = _group(_records(results), ("config", by))
-    configs = list(dict.fromkeys(k[0] for k in groups))
-    for key in sorted(groups, key=lambda k: (configs.index(k[0]), k[1])):
-        recs = groups[key]
-        row = {"config": key[0], by: key[1], "n_runs": len(recs)}
-        for metric in _CURVE_METRICS:
-            row[f"{metric}_mean"], row[f"{metric}_std"] = _mean_std(
-                [r[metric] for r in recs]
-            )
-        rows.append(row)
+    for config, (xs, offset, columns) in _aligned_runs(_records(results), by).items():
+        for x, column in zip(xs, columns, strict=True):
+            row = {"config": config, by: offset + x, "n_runs": len(column)}
+            for metric in _CURVE_METRICS:
+                values = [
+                    r[metric] if ran or metric not in _TIMES else float("nan")
+                    for r, ran in column
+                ]
+                row[f"{metric}_mean"], row[f"{metric}_std"] = _mean_std(values)
+            rows.append(row)
     columns = ["config", by, "n_runs"] + [
         f"{m}_{s}" for m in _CURVE_METRICS for s in ("mean", "std")
     ]
@@ -147,7 +201,10 @@ def summary_table(results, *, as_frame: bool | str = "auto"):
     Average precision, recall and pool size are those of each run's last
     round (mean and standard deviation over concepts and repetitions); the
     seconds are each run's totals over all rounds, averaged over runs:
-    ``total_seconds`` = selection + neighbour search + training.
+    ``total_seconds`` = selection + neighbour search + training. These are
+    the last point of :func:`summarize`, and ``n_labeled`` is its x: the
+    largest seed plus the most labels a run spent after its seed (a run
+    that stopped earlier counts with its last round).
 
     Parameters
     ----------
@@ -177,12 +234,14 @@ def summary_table(results, *, as_frame: bool | str = "auto"):
     (0.9, 200, 2.0)
     """
     rows = []
-    by_config = _group(_records(results), ("config",))
-    for (config,), recs in by_config.items():
+    records = _records(results)
+    aligned = _aligned_runs(records, "n_labeled")
+    for (config,), recs in _group(records, ("config",)).items():
         runs = _group(recs, ("concept", "repetition"))
         last = [max(run, key=lambda r: r["round"]) for run in runs.values()]
         row = {"config": config, "n_runs": len(runs)}
-        row["n_labeled"] = int(round(np.mean([r["n_labeled"] for r in last])))
+        xs, offset, _ = aligned[config]
+        row["n_labeled"] = int(offset + xs[-1])
         row["mAP"], row["mAP_std"] = _mean_std([r["average_precision"] for r in last])
         row["recall"], row["recall_std"] = _mean_std([r["recall"] for r in last])
         row["pool_percent"] = _mean_std([r["pool_percent"] for r in last])[0]
@@ -279,7 +338,26 @@ def read_results(path: str | os.PathLike, *, as_frame: bool | str = "auto"):
 
     Examples
     --------
-    See :func:`write_results`.
+    Values come back typed by column (``round`` and ``pool_size`` as ints), an
+    empty cell as NaN:
+
+    >>> import os, tempfile
+    >>> from pathlib import Path
+    >>> from skseals.simulation import read_results, write_results
+    >>> path = os.path.join(tempfile.mkdtemp(), "results.csv")
+    >>> _ = write_results([
+    ...     {"config": "SEALS", "round": 0, "recall": 0.25, "pool_size": 120},
+    ...     {"config": "SEALS", "round": 1, "recall": None, "pool_size": 180},
+    ... ], path)
+    >>> print(Path(path).read_text().strip())
+    config,round,recall,pool_size
+    SEALS,0,0.25,120
+    SEALS,1,,180
+    >>> rows = read_results(path, as_frame=False)
+    >>> rows[0]
+    {'config': 'SEALS', 'round': 0, 'recall': 0.25, 'pool_size': 120}
+    >>> rows[1]["recall"]
+    nan
     """
     path = Path(path)
     if path.suffix == ".json":
