@@ -138,6 +138,24 @@ def test_copy_on_write_memmap_is_sent_as_blocks(tmp_path, process_backend):
         np.testing.assert_array_equal(s, 2.0 * X[10 + start : 10 + stop].sum(axis=0))
 
 
+def test_a_compressed_faiss_index_ships_its_copy_on_write_rows_by_value(tmp_path):
+    # A compressed index keeps X to answer search_rows; a copy-on-write X
+    # must reach workers as it is in memory, not as its (unchanged) file.
+    from skseals.neighbors import FaissIndex
+
+    X = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+    np.save(tmp_path / "X.npy", X)
+    Xc = np.load(tmp_path / "X.npy", mmap_mode="c")
+    Xc *= 2.0
+    index = FaissIndex("SQ8", metric="euclidean").fit(Xc)
+    shipped = index.__getstate__()["_X"]
+    assert type(shipped) is np.ndarray and shipped.base is None  # a plain copy
+    np.testing.assert_array_equal(shipped, 2.0 * X)
+    np.save(tmp_path / "R.npy", X)
+    index.fit(np.load(tmp_path / "R.npy", mmap_mode="r"))
+    assert type(index.__getstate__()["_X"]) is not np.ndarray  # by reference
+
+
 @contextlib.contextmanager
 def _dask_without_large_graphs():
     """The Dask backend; fails if a task graph tops 64 kB (a task that carries

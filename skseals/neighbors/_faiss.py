@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
-from ..utils._parallel import _memmap_reference
+from ..utils._parallel import shipped_rows
 from ..utils._progress import add_rows
 from ._common import (
     _BaseIndex,
@@ -341,9 +341,8 @@ class FaissIndex(_BaseIndex):
         state = self.__dict__.copy()
         if "index_" in state:
             state["index_"] = faiss.serialize_index(self.index_)
-        ref = _memmap_reference(state.get("_X"))
-        if ref is not None:  # a file-backed X goes by reference
-            state["_X"] = ref
+        if state.get("_X") is not None:  # a file-backed X goes by reference
+            state["_X"] = shipped_rows(state["_X"])
         return state
 
     def __setstate__(self, state):

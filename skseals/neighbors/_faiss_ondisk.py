@@ -8,7 +8,7 @@ import os
 
 import faiss
 
-from ..utils._parallel import _memmap_reference
+from ..utils._parallel import shipped_rows
 from ._common import read_meta
 from ._faiss import FaissIndex
 
@@ -133,9 +133,8 @@ class OnDiskFaissIndex(FaissIndex):
         # a file-backed X by reference.
         state = self.__dict__.copy()
         state.pop("index_", None)
-        ref = _memmap_reference(state.get("_X"))
-        if ref is not None:
-            state["_X"] = ref
+        if state.get("_X") is not None:  # a file-backed X goes by reference
+            state["_X"] = shipped_rows(state["_X"])
         return state
 
     def __setstate__(self, state):

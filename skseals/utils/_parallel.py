@@ -121,6 +121,19 @@ def _on_memmap(block):
     return isinstance(base, mmap.mmap)
 
 
+def shipped_rows(X):
+    """X as an object pickles it for another process: by reference when it
+    can go so, a plain copy when it is a view of a memmap that cannot (a
+    copy-on-write one: loky would send its file name, and the worker would
+    read the unchanged file), else X itself."""
+    ref = _memmap_reference(X)
+    if ref is not None:
+        return ref
+    if isinstance(X, np.ndarray) and _on_memmap(X):
+        return np.array(X)
+    return X
+
+
 def _read_here(X, key):
     """``X[key]`` as an ndarray of its own, read here to go with its task.
 
