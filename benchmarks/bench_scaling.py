@@ -260,7 +260,7 @@ class Config:
 
 def build_backends(args, X, n):
     """Fitted indexes by backend name, and their build costs (reported apart)."""
-    from skseals.neighbors._faiss import default_factory
+    from skseals.neighbors._faiss_kinds import default_factory
 
     builds, indexes = [], {}
     bt = args.build_threads

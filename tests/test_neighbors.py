@@ -28,7 +28,7 @@ from skseals.neighbors import (
     build_ondisk_ivf,
     make_index,
 )
-from skseals.neighbors._faiss import _adds_rows_alike, default_factory
+from skseals.neighbors._faiss_kinds import adds_rows_alike, default_factory
 from skseals.utils import RowBitmap
 
 N_SMALL = 300
@@ -644,7 +644,7 @@ def test_verbose_build_same_index(small, name, capsys, monkeypatch):
     ],
 )
 def test_faiss_adds_in_blocks_only_when_alike(factory, alike):
-    assert _adds_rows_alike(faiss.index_factory(16, factory)) is alike
+    assert adds_rows_alike(faiss.index_factory(16, factory)) is alike
 
 
 @pytest.mark.parametrize("builder", [build_ondisk_ivf, build_index_shards])

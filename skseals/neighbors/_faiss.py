@@ -24,20 +24,17 @@ from ._common import (
     sort_result,
     write_meta,
 )
+from ._faiss_kinds import (
+    adds_rows_alike,
+    default_factory,
+    search_params,
+    set_search_defaults,
+)
 
 __all__ = ["FaissIndex"]
 
-#: Below this many rows ``factory=None`` picks "Flat" (exact search).
-FLAT_MAX_ROWS = 50_000
 #: LSH candidates re-ranked with exact distances, per neighbour asked.
 _LSH_RERANK = 4
-
-
-def default_factory(n_samples: int) -> str:
-    """``"Flat"`` below 50,000 rows, else ``"IVF{round(4 sqrt(n))},Flat"``."""
-    if n_samples < FLAT_MAX_ROWS:
-        return "Flat"
-    return f"IVF{round(4 * math.sqrt(n_samples))},Flat"
 
 
 class FaissIndex(_BaseIndex):
@@ -173,7 +170,7 @@ class FaissIndex(_BaseIndex):
             n,
             verbose=self.verbose,
             desc="faiss add",
-            chunked=_adds_rows_alike(index),
+            chunked=adds_rows_alike(index),
         )
         self.index_ = index
         self._finish_build(V, self.__dict__.pop("_source", None))
@@ -258,33 +255,14 @@ class FaissIndex(_BaseIndex):
             ) from exc
 
     # -- search ----------------------------------------------------------------
-    def _params(self, k, sel):
-        ivf = faiss.try_extract_index_ivf(self.index_)
-        if ivf is not None:
-            nprobe = self.nprobe or max(16, ivf.nlist // 100)
-            return faiss.SearchParametersIVF(sel=sel, nprobe=min(nprobe, ivf.nlist))
-        if isinstance(faiss.downcast_index(self.index_), faiss.IndexHNSW):
-            ef = max(self.ef_search or 64, k)
-            return faiss.SearchParametersHNSW(sel=sel, efSearch=ef, bounded_queue=True)
-        return faiss.SearchParameters(sel=sel)
-
-    def _set_defaults(self, k):
-        """Search knobs on the index itself, for searches without parameters."""
-        params = self._params(k, None)
-        ivf = faiss.try_extract_index_ivf(self.index_)
-        if ivf is not None:
-            ivf.nprobe = params.nprobe
-        for sub in (self.index_, getattr(self.index_, "base_index", None)):
-            sub = faiss.downcast_index(sub) if sub is not None else None
-            if isinstance(sub, faiss.IndexHNSW):
-                sub.hnsw.efSearch = max(self.ef_search or 64, k)
-
     def _raw_search(self, V, k, exclude):
         """faiss search with the selector; None if the index rejects it."""
         bits = exclude.bits if exclude is not None else None
         inner = faiss.IDSelectorBitmap(bits) if bits is not None else None
         sel = faiss.IDSelectorNot(inner) if inner is not None else None
-        params = self._params(k, sel)
+        params = search_params(
+            self.index_, k, sel, nprobe=self.nprobe, ef_search=self.ef_search
+        )
         try:  # bits, inner, sel and params stay referenced during the call
             D, I = self.index_.search(V, k, params=params)  # noqa: E741
         except RuntimeError:
@@ -313,7 +291,9 @@ class FaissIndex(_BaseIndex):
         if found is not None:
             return finish(*self._convert(*found), k)
 
-        self._set_defaults(k)
+        set_search_defaults(
+            self.index_, k, nprobe=self.nprobe, ef_search=self.ef_search
+        )
 
         def fetch(queries, kk):
             D, I = self.index_.search(V[queries], kk)  # noqa: E741
@@ -395,30 +375,6 @@ class FaissIndex(_BaseIndex):
                 )
         index._finish_build(V, _row_source(X, V) if X is not None else None)
         return index
-
-
-# Index types whose content does not depend on how rows are split between
-# add() calls: each row is stored or encoded on its own.
-_ROW_BY_ROW = (
-    faiss.IndexFlatCodes,  # Flat, SQ, PQ, LSH (additive quantizers excluded below)
-    faiss.IndexIVFFlat,
-    faiss.IndexIVFScalarQuantizer,
-    faiss.IndexIVFPQ,
-)
-
-
-def _adds_rows_alike(index):
-    """Whether adding rows in blocks builds the same ``index`` as one add()."""
-    index = faiss.downcast_index(index)
-    if isinstance(index, faiss.IndexPreTransform):
-        return _adds_rows_alike(index.index)
-    if isinstance(index, faiss.IndexRefine):
-        return _adds_rows_alike(index.base_index) and _adds_rows_alike(
-            index.refine_index
-        )
-    return isinstance(index, _ROW_BY_ROW) and not isinstance(
-        index, faiss.IndexAdditiveQuantizer
-    )
 
 
 def _row_source(X, V):

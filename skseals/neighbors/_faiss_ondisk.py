@@ -81,25 +81,6 @@ class OnDiskFaissIndex(FaissIndex):
     TypeError: save() does not copy an OnDiskFaissIndex: ...
     """
 
-    def _params(self, k, sel):
-        if isinstance(self.index_, faiss.IndexShards) and self.index_.count():
-            ivf = faiss.try_extract_index_ivf(faiss.downcast_index(self.index_.at(0)))
-            if ivf is not None:
-                nprobe = self.nprobe or max(16, ivf.nlist // 100)
-                return faiss.SearchParametersIVF(sel=sel, nprobe=min(nprobe, ivf.nlist))
-        return super()._params(k, sel)
-
-    def _set_defaults(self, k):
-        super()._set_defaults(k)
-        if isinstance(self.index_, faiss.IndexShards):
-            nprobe = self._params(k, None)
-            for s in range(self.index_.count()):
-                ivf = faiss.try_extract_index_ivf(
-                    faiss.downcast_index(self.index_.at(s))
-                )
-                if ivf is not None and hasattr(nprobe, "nprobe"):
-                    ivf.nprobe = nprobe.nprobe
-
     def _build(self, V):
         self.path_ = None  # fitted in memory: no files behind it any more
         super()._build(V)
