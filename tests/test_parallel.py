@@ -372,8 +372,10 @@ def _memmap(tmp_path, X):
     return np.memmap(path, dtype=X.dtype, mode="r", shape=X.shape)
 
 
-def _file_backed(tmp_path, X, source):
-    return _memmap(tmp_path, X) if source == "memmap" else _zarr_on_disk(tmp_path, X)
+def _file_backed(tmp_path, X, source, chunk=256):
+    if source == "memmap":
+        return _memmap(tmp_path, X)
+    return _zarr_on_disk(tmp_path, X, chunk=chunk)
 
 
 @pytest.mark.parametrize("source", ["memmap", "zarr"])
@@ -389,7 +391,8 @@ def test_fit_keeps_X_by_reference_and_gathers_only_candidates(tmp_path, source):
     y = np.full(n, -1)
     y[:5], y[1000:1050] = 1, 0
     index = FaissIndex("Flat", metric="euclidean").fit(X)  # built once, shared
-    X = _file_backed(tmp_path, X, source)
+    # Chunks of 256 KB: each read decodes two, far less than X (12.8 MB).
+    X = _file_backed(tmp_path, X, source, chunk=2048)
     tracemalloc.start()
     try:
         learner = ActiveSearcher(
