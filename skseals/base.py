@@ -529,3 +529,7 @@ class BaseNeighborIndex(BaseEstimator, metaclass=ABCMeta):
         if getattr(self, "n_samples_fit_", None) is not None:
             return self
         return super().__sklearn_clone__()
+
+    def __sklearn_is_fitted__(self):
+        # n_samples_fit_ is None while a fit is under way
+        return getattr(self, "n_samples_fit_", None) is not None

@@ -24,6 +24,7 @@ from skseals.neighbors import (
     ExactIndex,
     FaissIndex,
     HNSWIndex,
+    KNNGraph,
     build_index_shards,
     build_ondisk_ivf,
     make_index,
@@ -502,6 +503,58 @@ def test_clone_shares_fitted_index(fitted_small, name):
     fresh = clone(BACKENDS[name]("euclidean"))
     assert fresh.get_params()["metric"] == "euclidean"
     assert not hasattr(fresh, "n_samples_fit_")
+
+
+class _BuildFails(RuntimeError):
+    pass
+
+
+def _failing_build(*args, **kwargs):
+    raise _BuildFails("build interrupted")
+
+
+@pytest.mark.parametrize("name", ["exact", "faiss-ivf", "hnswlib", "annoy"])
+def test_failed_fit_leaves_the_index_as_it_was(small, name, monkeypatch, tmp_path):
+    make = BACKENDS[name]
+    index = make("cosine")
+    if name not in ("exact", "faiss-ivf"):
+        pytest.importorskip(name)
+    monkeypatch.setattr(type(index), "_build", _failing_build)
+    with pytest.raises(_BuildFails):
+        index.fit(small)
+    assert not hasattr(index, "n_samples_fit_") and not hasattr(index, "_source")
+    with pytest.raises(NotFittedError):
+        index.search(small[:2], 3)
+    with pytest.raises(NotFittedError):
+        index.save(tmp_path / "never")
+    monkeypatch.undo()
+    index.fit(small)
+    before = index.search_rows([0, 5], 4)
+    monkeypatch.setattr(type(index), "_build", _failing_build)
+    with pytest.raises(_BuildFails):
+        index.fit(small[:100])  # a refit that fails keeps the earlier index
+    assert index.n_samples_fit_ == N_SMALL
+    np.testing.assert_array_equal(index.search_rows([0, 5], 4)[1], before[1])
+
+
+def test_failed_graph_fit_leaves_the_graph_as_it_was(small, monkeypatch, tmp_path):
+    import skseals.neighbors._graph as graph_module
+
+    graph = KNNGraph(n_neighbors=5, index="exact")
+    with pytest.raises(NotFittedError):
+        graph.save(tmp_path / "never")
+    graph.fit(small)
+    before = graph.neighbors_.copy()
+
+    def interrupted(*args, **kwargs):
+        raise _BuildFails("search interrupted")
+
+    monkeypatch.setattr(graph_module, "_graph_batch", interrupted)
+    with pytest.raises(_BuildFails):
+        graph.fit(small[:100])
+    assert graph.n_samples_fit_ == N_SMALL
+    np.testing.assert_array_equal(graph.neighbors_, before)
+    np.testing.assert_array_equal(graph.search_rows([3], 5)[1], before[[3]])
 
 
 # -- validation ----------------------------------------------------------------------

@@ -14,6 +14,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 
 from ..utils import import_optional
 from ..utils._progress import add_rows
@@ -282,6 +283,7 @@ class AnnoyIndex(_BaseIndex):
             Destination file (the live index memory-maps it afterwards; the
             searches of other threads wait while it is written).
         """
+        check_is_fitted(self)
         with self._lock.exclusive():
             self.index_.save(os.fspath(path))
         write_meta(path, self)

@@ -17,6 +17,7 @@ import logging
 import numbers
 import os
 import time
+from contextlib import contextmanager
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -195,6 +196,19 @@ def read_meta(path, cls):
     return est, meta
 
 
+@contextmanager
+def restored_on_error(index):
+    """A ``fit`` that raises (bad parameters, a failed build, Ctrl-C) leaves
+    ``index`` as it was: unfitted, or fitted on the earlier data."""
+    state = index.__dict__.copy()
+    try:
+        yield
+    except BaseException:
+        index.__dict__.clear()
+        index.__dict__.update(state)
+        raise
+
+
 class _BaseIndex(BaseNeighborIndex):
     """Validation shared by the adapters (see the module docstring)."""
 
@@ -229,7 +243,7 @@ class _BaseIndex(BaseNeighborIndex):
         return V
 
     def _check_search(self, n_neighbors, exclude):
-        check_is_fitted(self, "n_samples_fit_")
+        check_is_fitted(self)
         k = check_n_neighbors(n_neighbors)
         if exclude is not None:
             if not isinstance(exclude, RowBitmap):
@@ -276,11 +290,12 @@ class _BaseIndex(BaseNeighborIndex):
             The fitted index.
         """
         t0 = time.perf_counter()
-        self._validate_params()
-        V = self._prepare(dense_rows(X), reset=True)  # zarr: read block by block
-        self.n_samples_fit_ = None  # not shared by clone() while half built
-        self._build(V)
-        self.n_samples_fit_ = int(V.shape[0])
+        with restored_on_error(self):
+            self._validate_params()
+            V = self._prepare(dense_rows(X), reset=True)  # zarr: block by block
+            self.n_samples_fit_ = None  # not shared by clone() while half built
+            self._build(V)
+            self.n_samples_fit_ = int(V.shape[0])
         logger.info(
             "built %s over %d rows in %.2f s",
             type(self).__name__,

@@ -7,6 +7,7 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 
 from ._common import _BaseIndex, empty_result, pair_distances, read_meta, write_meta
 
@@ -161,6 +162,7 @@ class ExactIndex(_BaseIndex):
         path : str or path-like
             Destination file (written as is: no suffix is appended).
         """
+        check_is_fitted(self)
         with open(path, "wb") as f:
             np.save(f, np.asarray(self.vectors_))
         write_meta(path, self)

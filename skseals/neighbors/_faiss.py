@@ -10,6 +10,7 @@ import faiss
 import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 
 from ..utils._parallel import shipped_rows
 from ..utils._progress import add_rows
@@ -341,6 +342,7 @@ class FaissIndex(_BaseIndex):
         path : str or path-like
             Destination file.
         """
+        check_is_fitted(self)
         faiss.write_index(self.index_, os.fspath(path))
         write_meta(path, self, factory_=self.factory_)
 

@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..utils import RowBitmap, import_optional, iter_row_blocks
 from ..utils._threads import thread_limited
 from ..utils._validation import validate_rows
-from ._common import _BaseIndex, compact, read_meta, write_meta
+from ._common import _BaseIndex, compact, read_meta, restored_on_error, write_meta
 from ._resolve import make_index
 
 __all__ = ["KNNGraph"]
@@ -200,38 +200,41 @@ class KNNGraph(_BaseIndex):
         self : KNNGraph
             The fitted graph.
         """
-        self._validate_params()
-        X = validate_rows(self, X, dtype=np.float32, order="C", ensure_min_samples=1)
-        n, k = X.shape[0], self.n_neighbors
-        index = make_index(self.index, self.metric, n)
-        if getattr(index, "n_samples_fit_", None) is None:
-            index = clone(index).fit(X)
-        self.n_samples_fit_ = None
-        self.index_ = index
-        neighbors = np.full((n, k), -1, dtype=id_dtype(n))
-        distances = np.full((n, k), np.inf, dtype=np.float32)
-        # Batches run through joblib: parallel_config(backend="dask") searches
-        # them on a Dask cluster (the index is shipped once per worker).
-        blocks = iter_row_blocks(_graph_batch, n, self.batch_size, args=(index, k))
-        parts = blocks
-        if self.verbose:
-            tqdm = import_optional("tqdm.auto").tqdm
-            total = -(-n // self.batch_size)
-            parts = tqdm(blocks, desc="kNN graph", unit="batch", total=total)
-        # closing: an error below ends the pass now (its workers, its thread
-        # caps), not when the traceback is garbage-collected.
-        with closing(blocks):
-            for start, I, D in parts:  # noqa: E741
-                if _first_bad_row(I, n) is not None:
-                    raise ValueError(
-                        f"index returned row ids outside [0, {n}): it is not an "
-                        "index over the rows of X. Pass an index fitted on X, or "
-                        "an unfitted one."
-                    )
-                neighbors[start : start + I.shape[0]] = I
-                distances[start : start + I.shape[0]] = D
-        self.neighbors_, self.distances_ = neighbors, distances
-        self.n_samples_fit_ = n
+        with restored_on_error(self):
+            self._validate_params()
+            X = validate_rows(
+                self, X, dtype=np.float32, order="C", ensure_min_samples=1
+            )
+            n, k = X.shape[0], self.n_neighbors
+            index = make_index(self.index, self.metric, n)
+            if getattr(index, "n_samples_fit_", None) is None:
+                index = clone(index).fit(X)
+            self.n_samples_fit_ = None
+            self.index_ = index
+            neighbors = np.full((n, k), -1, dtype=id_dtype(n))
+            distances = np.full((n, k), np.inf, dtype=np.float32)
+            # Batches run through joblib: parallel_config(backend="dask") searches
+            # them on a Dask cluster (the index is shipped once per worker).
+            blocks = iter_row_blocks(_graph_batch, n, self.batch_size, args=(index, k))
+            parts = blocks
+            if self.verbose:
+                tqdm = import_optional("tqdm.auto").tqdm
+                total = -(-n // self.batch_size)
+                parts = tqdm(blocks, desc="kNN graph", unit="batch", total=total)
+            # closing: an error below ends the pass now (its workers, its thread
+            # caps), not when the traceback is garbage-collected.
+            with closing(blocks):
+                for start, I, D in parts:  # noqa: E741
+                    if _first_bad_row(I, n) is not None:
+                        raise ValueError(
+                            f"index returned row ids outside [0, {n}): it is not an "
+                            "index over the rows of X. Pass an index fitted on X, or "
+                            "an unfitted one."
+                        )
+                    neighbors[start : start + I.shape[0]] = I
+                    distances[start : start + I.shape[0]] = D
+            self.neighbors_, self.distances_ = neighbors, distances
+            self.n_samples_fit_ = n
         return self
 
     def _search_rows(self, rows, k, exclude):
@@ -307,7 +310,7 @@ class KNNGraph(_BaseIndex):
         distances, indices : ndarrays of shape (n_queries, n_neighbors)
             As for :meth:`~skseals.base.BaseNeighborIndex.search`.
         """
-        check_is_fitted(self, "n_samples_fit_")
+        check_is_fitted(self)
         if getattr(self, "index_", None) is None:
             raise RuntimeError(
                 "this KNNGraph has no index to search arbitrary vectors (it was "
@@ -328,7 +331,7 @@ class KNNGraph(_BaseIndex):
         path : str or path-like
             Destination of the neighbour table.
         """
-        check_is_fitted(self, "n_samples_fit_")
+        check_is_fitted(self)
         with open(path, "wb") as f:
             np.save(f, np.asarray(self.neighbors_))
         with open(os.fspath(path) + ".distances.npy", "wb") as f:

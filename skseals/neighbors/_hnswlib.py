@@ -11,6 +11,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 
 from ..utils import import_optional
 from ..utils._progress import add_rows
@@ -283,6 +284,7 @@ class HNSWIndex(_BaseIndex):
         path : str or path-like
             Destination file.
         """
+        check_is_fitted(self)
         with self._lock:
             self._apply(None)
             self.index_.save_index(os.fspath(path))
