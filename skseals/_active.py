@@ -28,6 +28,7 @@ from .utils import (
 from .utils._threads import limit_threads
 from .utils._validation import (
     check_strategy_when_cold,
+    seed_if_unset,
     validate_rows,
 )
 
@@ -161,7 +162,7 @@ class _BaseActive(
             )
         self._check_seed_labels(labels)
         strategy = make_strategy(self.query_strategy)
-        pool = make_pool(self.pool)
+        pool = seed_if_unset(make_pool(self.pool), self._component_seed)
         header = self._open_journal(X, labels)  # replays an existing journal
         present = labels.present_classes()
         if len(present) == 1:  # cold start: probe the model the 2nd class brings
@@ -292,6 +293,15 @@ class _BaseActive(
         return self.pending_.ids().copy()
 
     # -- delegation ------------------------------------------------------------
+    def _component_seed(self):
+        """A seed for a component whose own ``random_state`` is None (the
+        index a pool builds): None, or an int drawn from ``random_state`` (a
+        new generator for an int, which is not consumed)."""
+        if self.random_state is None:
+            return None
+        rng = check_random_state(self.random_state)
+        return int(rng.randint(np.iinfo(np.int32).max))
+
     def _predict_with(self, method, X):
         """``estimator_.method`` on X checked as in fit: the same number of
         features (and names, for a DataFrame), passed as the array the

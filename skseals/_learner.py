@@ -48,7 +48,10 @@ class ActiveLearner(_BaseActive):
         last record is ignored; a journal written for other data is refused.
         The journal ``fit`` opens stays in force until the next ``fit``.
     random_state : int, RandomState instance or None, default=None
-        The one source of randomness (tie-breaking, random pools).
+        The one source of randomness: tie-breaking, random pools,
+        pseudo-negatives, and the seed of an index the pool builds in ``fit``
+        (``KNNPool(random_state=None)`` over an alias or an unfitted index left
+        unseeded), so that the same int gives the same queries.
 
     Attributes
     ----------

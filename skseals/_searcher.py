@@ -47,7 +47,7 @@ class ActiveSearcher(_BaseActive):
     journal : str or path-like, default=None
         Durable session journal, as for :class:`ActiveLearner`.
     random_state : int, RandomState instance or None, default=None
-        The one source of randomness.
+        The one source of randomness, as for :class:`ActiveLearner`.
 
     Attributes
     ----------

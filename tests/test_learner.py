@@ -324,6 +324,45 @@ def test_same_random_state_same_sequence(blobs):
     np.testing.assert_array_equal(*runs)
 
 
+def _annoy_one_tree():
+    from skseals.neighbors import AnnoyIndex
+
+    pytest.importorskip("annoy")
+    return AnnoyIndex(n_trees=1)
+
+
+@pytest.mark.parametrize(
+    "make_index",
+    [lambda: FaissIndex("IVF16,Flat", nprobe=1), _annoy_one_tree],
+    ids=["faiss-ivf", "annoy"],
+)
+def test_learner_seed_builds_the_same_index(blobs, make_index):
+    # An index whose build is random (k-means, a forest) and left unseeded
+    # takes its seed from the learner's: the same int, the same queries.
+    X, y, y_true = blobs
+    given = make_index()
+    runs, learners = [], []
+    for _ in range(2):
+        np.random.seed(None)  # a global state the builds must not depend on
+        lr = ActiveLearner(
+            pool=KNNPool(5, index=given), batch_size=10, random_state=4
+        ).fit(X, y)
+        learners.append(lr)
+        runs.append(np.concatenate([_loop(lr, y_true, 1).query() for _ in range(4)]))
+    np.testing.assert_array_equal(*runs)
+    seed = learners[0].pool_.random_state
+    assert isinstance(seed, int) and learners[0].pool_.index_.random_state == seed
+    assert given.random_state is None and not hasattr(given, "n_samples_fit_")
+    # An index's own seed is kept; without a learner seed nothing is set.
+    own = ActiveLearner(
+        pool=KNNPool(5, index=FaissIndex(random_state=7)), random_state=4
+    )
+    assert own.fit(X, y).pool_.index_.random_state == 7
+    unseeded = ActiveLearner(pool=KNNPool(5, index=make_index())).fit(X, y)
+    assert unseeded.pool_.random_state is None
+    assert unseeded.pool_.index_.random_state is None
+
+
 def test_pickle_round_trip_continues_identically(blobs):
     X, y, y_true = blobs
     learner = ActiveLearner(

@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import METRICS, BaseCandidatePool, BaseNeighborIndex
 from ..utils import RowBitmap
+from ..utils._validation import seed_if_unset
 from ._buffer import RowBuffer
 from ._density import DensitySum
 from ._knn_batch import KNNBatch
@@ -69,6 +70,12 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
         the whole pool every round, from disk when ``X`` is memory-mapped). It
         holds about ``pool size x n_features`` values of ``X``'s dtype; pass
         False when the pool itself does not fit in memory.
+    random_state : int, RandomState instance or None, default=None
+        Seeds an index this pool builds in ``fit`` (from an alias, or an
+        unfitted index object whose own ``random_state`` is None): faiss's
+        training sample and k-means, hnswlib's levels, Annoy's forest. A
+        learner sets it, when None, from its own ``random_state``, so the same
+        seed builds the same index. A fitted index is used as it is.
 
     Attributes
     ----------
@@ -113,13 +120,22 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
         ],
         "metric": [StrOptions(set(METRICS))],
         "row_cache": ["boolean"],
+        "random_state": ["random_state"],
     }
 
-    def __init__(self, n_neighbors=100, index="faiss", metric="cosine", row_cache=True):
+    def __init__(
+        self,
+        n_neighbors=100,
+        index="faiss",
+        metric="cosine",
+        row_cache=True,
+        random_state=None,
+    ):
         self.n_neighbors = n_neighbors
         self.index = index
         self.metric = metric
         self.row_cache = row_cache
+        self.random_state = random_state
 
     def _fit_index(self, X):
         from ..neighbors import make_index
@@ -127,7 +143,7 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
         index = make_index(self.index, self.metric, X.shape[0])
         fitted = getattr(index, "n_samples_fit_", None) is not None
         if not fitted:
-            index = clone(index).fit(X)
+            index = seed_if_unset(clone(index), self.random_state).fit(X)
         elif index.n_samples_fit_ != X.shape[0]:
             raise ValueError(
                 f"The index passed as `index` was built on {index.n_samples_fit_} "

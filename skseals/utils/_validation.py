@@ -20,6 +20,7 @@ __all__ = [
     "check_label_values",
     "check_strategy_scores",
     "check_strategy_when_cold",
+    "seed_if_unset",
     "validate_rows",
 ]
 
@@ -449,3 +450,15 @@ def check_strategy_when_cold(strategy, estimator, X, labeled_rows, first, classe
         return
     n_pos = values.count(pos) if pos is not None else 0
     check_strategy_scores(strategy, probe, X_probe, pos, n_pos, len(values) - n_pos)
+
+
+def seed_if_unset(estimator, random_state):
+    """``estimator`` with its ``random_state`` parameter set to ``random_state``
+    when it has one left None. ``random_state`` may be a function giving the
+    seed, called only then; a seed of None changes nothing."""
+    params = estimator.get_params(deep=False)
+    if "random_state" in params and params["random_state"] is None:
+        seed = random_state() if callable(random_state) else random_state
+        if seed is not None:
+            estimator.set_params(random_state=seed)
+    return estimator
