@@ -14,7 +14,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from ._cold_start import CentroidClassifier
+from ._cold_start import CentroidClassifier, in_class_order
 from ._labels import LabelStore
 from ._querying import QueryMixin
 from ._session import SessionMixin
@@ -308,7 +308,11 @@ class _BaseActive(
         estimator was fitted on."""
         check_is_fitted(self, "X_")
         X = validate_data(self, X, reset=False, dtype=[np.float32, np.float64])
-        return getattr(self.estimator_, method)(X)
+        out = getattr(self.estimator_, method)(X)
+        seen = np.asarray(self.estimator_.classes_)
+        if seen.shape == self.classes_.shape and np.array_equal(seen, self.classes_):
+            return out
+        return in_class_order(method, out, seen, self.classes_)
 
     @available_if(_estimator_has("predict"))
     def predict(self, X):
@@ -317,17 +321,24 @@ class _BaseActive(
 
     @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
-        """Class probabilities of X from the fitted estimator."""
+        """Class probabilities of X from the fitted estimator, one column per
+        class of ``classes_`` (0 for a class the model has not been fitted
+        on: an ActiveSearcher's negative class before its first negative)."""
         return self._predict_with("predict_proba", X)
 
     @available_if(_estimator_has("predict_log_proba"))
     def predict_log_proba(self, X):
-        """Log class probabilities of X from the fitted estimator."""
+        """Log class probabilities of X from the fitted estimator, one column
+        per class of ``classes_`` (-inf for a class the model has not been
+        fitted on)."""
         return self._predict_with("predict_log_proba", X)
 
     @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
-        """Decision function of X from the fitted estimator."""
+        """Decision function of X from the fitted estimator; with two classes
+        in ``classes_``, 1-d and higher for ``classes_[1]`` (before a second
+        class is labeled: the cosine similarity to the labeled rows' centroid,
+        negated when those rows are of ``classes_[0]``)."""
         return self._predict_with("decision_function", X)
 
     def __sklearn_tags__(self):

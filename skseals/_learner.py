@@ -60,7 +60,9 @@ class ActiveLearner(_BaseActive):
         are labeled it is a ``CentroidClassifier`` ranking rows by cosine
         similarity to the labeled rows' centroid (see ``cold_start_``).
     classes_ : ndarray
-        Classes labeled so far.
+        Classes labeled so far (an :class:`ActiveSearcher`: its negative and
+        positive labels, from ``fit`` on). ``predict_proba`` has one column
+        per class, in this order, even while the model has seen fewer.
     labels_ : ndarray of shape (n_samples,)
         Every row's label, ``UNLABELED`` where unknown.
     n_labeled_ : int

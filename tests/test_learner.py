@@ -233,6 +233,53 @@ def test_positives_only_start_then_first_negative(blobs):
     assert learner.classes_.tolist() == [0, 1]
 
 
+def test_outputs_follow_classes_before_the_second_class(blobs):
+    # An ActiveSearcher knows both classes from the start; its one-class
+    # model's outputs are laid out for them, as scikit-learn scorers expect.
+    from sklearn.metrics import get_scorer
+
+    X, _, y_true = blobs
+    y = np.full(len(X), UNLABELED)
+    y[np.flatnonzero(y_true == 1)[:5]] = 1
+    searcher = ActiveSearcher(pool="full", random_state=0).fit(X, y)
+    assert searcher.cold_start_ and searcher.classes_.tolist() == [0, 1]
+    proba = searcher.predict_proba(X[:7])
+    assert proba.shape == (7, 2)
+    np.testing.assert_array_equal(proba, np.tile([0.0, 1.0], (7, 1)))
+    log_proba = searcher.predict_log_proba(X[:7])
+    assert np.isneginf(log_proba[:, 0]).all() and (log_proba[:, 1] == 0).all()
+    similarity = searcher.estimator_.decision_function(X)
+    np.testing.assert_array_equal(searcher.decision_function(X), similarity)
+    truth = (y_true == 1).astype(int)
+    assert np.isfinite(get_scorer("neg_brier_score")(searcher, X, truth))
+    assert get_scorer("average_precision")(searcher, X, truth) > 0.9
+    # A learner knows the classes labeled so far: its outputs are the model's.
+    learner = ActiveLearner(pool="full", random_state=0).fit(X, y)
+    assert learner.classes_.tolist() == [1]
+    assert learner.predict_proba(X[:3]).shape == (3, 1)
+
+
+class _NeverFits(LogisticRegression):
+    def fit(self, X, y, sample_weight=None):
+        raise RuntimeError("cannot fit")
+
+
+def test_outputs_of_a_kept_one_class_model_follow_classes(blobs):
+    # The first positive's refit fails: the negatives' centroid model stays,
+    # and its decision values, higher for classes_[1], are negated.
+    X, _, y_true = blobs
+    y = np.full(len(X), UNLABELED)
+    negatives = np.flatnonzero(y_true == 0)[:5]
+    y[negatives] = 0
+    learner = ActiveLearner(_NeverFits(), pool="full", random_state=0).fit(X, y)
+    similarity = learner.estimator_.decision_function(X)
+    with pytest.warns(FitFailedWarning):
+        learner.teach([np.flatnonzero(y_true == 1)[0]], [1])
+    assert learner.cold_start_ and learner.classes_.tolist() == [0, 1]
+    np.testing.assert_array_equal(learner.decision_function(X), -similarity)
+    np.testing.assert_array_equal(learner.predict_proba(X[:2]), [[1, 0], [1, 0]])
+
+
 def test_searcher_counts_positives_and_rejects_other_labels(blobs):
     X, _, y_true = blobs
     pos = (y_true == 1).astype(int)
@@ -343,7 +390,6 @@ def test_learner_seed_builds_the_same_index(blobs, make_index):
     given = make_index()
     runs, learners = [], []
     for _ in range(2):
-        np.random.seed(None)  # a global state the builds must not depend on
         lr = ActiveLearner(
             pool=KNNPool(5, index=given), batch_size=10, random_state=4
         ).fit(X, y)

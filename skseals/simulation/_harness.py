@@ -106,7 +106,7 @@ def _share_indexes(named, X_pool):
 
 def _positive_scores(learner, X_test, pos_label=1):
     """Scores of ``pos_label`` on the test rows (higher = more likely positive)."""
-    classes = np.asarray(getattr(learner, "estimator_", learner).classes_)
+    classes = np.asarray(learner.classes_)  # a learner's outputs follow its own
     if hasattr(learner, "decision_function"):
         scores = np.asarray(learner.decision_function(X_test), dtype=np.float64)
         if scores.ndim == 2:
