@@ -162,6 +162,7 @@ class _BaseActive(
             )
         self._check_seed_labels(labels)
         strategy = make_strategy(self.query_strategy)
+        strategy.check_params()
         pool = seed_if_unset(make_pool(self.pool), self._component_seed)
         header = self._open_journal(X, labels)  # replays an existing journal
         present = labels.present_classes()

@@ -177,6 +177,22 @@ class BaseQueryStrategy(BaseEstimator, metaclass=ABCMeta):
             The classifier the learner fits.
         """
 
+    def check_params(self):
+        """Raise if a parameter is invalid (an error that names it).
+
+        The learner calls it in ``fit``, so that a bad parameter is refused
+        there rather than in ``query()``. This default checks the class's
+        ``_parameter_constraints`` (scikit-learn's declarative validation)
+        when it declares them; a strategy made of others checks them too.
+
+        Raises
+        ------
+        ValueError or TypeError
+            If a parameter is invalid (``InvalidParameterError``).
+        """
+        if hasattr(self, "_parameter_constraints"):
+            self._validate_params()
+
     def update_scores(self, scores, X, x_picked, context):
         """Re-score after a greedy pick (only for ``sequential`` strategies).
 

@@ -24,8 +24,8 @@ from sklearn.svm import LinearSVC
 import skseals
 from skseals import UNLABELED, ActiveLearner, ActiveSearcher
 from skseals.neighbors import ExactIndex
-from skseals.pool import KNNPool, RandomSubsetPool
-from skseals.query import MaxEntropy
+from skseals.pool import FullScanPool, KNNPool, RandomSubsetPool
+from skseals.query import InformationDensity, KCenterGreedy, MaxEntropy, QueryAnywhere
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "bad_inputs.md"
 
@@ -231,6 +231,48 @@ CASES = [
         "new",
         lambda _, t: ActiveLearner(query_strategy=MaxEntropy).fit(X0, Y0),
         (TypeError, ValueError),
+    ),
+    Case(
+        "ActiveLearner(query_strategy=QueryAnywhere(n_neighbors=2.5))",
+        "new",
+        lambda _, t: ActiveLearner(query_strategy=QueryAnywhere(n_neighbors=2.5)).fit(
+            X0, Y0
+        ),
+        ValueError,
+    ),
+    Case(
+        "ActiveLearner(query_strategy=QueryAnywhere('marginn'))",
+        "new",
+        lambda _, t: ActiveLearner(query_strategy=QueryAnywhere("marginn")).fit(X0, Y0),
+        ValueError,
+    ),
+    Case(
+        "ActiveLearner(query_strategy=InformationDensity(beta=-1))",
+        "new",
+        lambda _, t: ActiveLearner(query_strategy=InformationDensity(beta=-1)).fit(
+            X0, Y0
+        ),
+        ValueError,
+    ),
+    Case(
+        "ActiveLearner(query_strategy=KCenterGreedy(metric='manhattan'))",
+        "new",
+        lambda _, t: ActiveLearner(
+            query_strategy=KCenterGreedy(metric="manhattan")
+        ).fit(X0, Y0),
+        ValueError,
+    ),
+    Case(
+        "ActiveLearner(pool=FullScanPool(block_size=0))",
+        "new",
+        lambda _, t: ActiveLearner(pool=FullScanPool(block_size=0)).fit(X0, Y0),
+        ValueError,
+    ),
+    Case(
+        "ActiveLearner(pool=RandomSubsetPool(fraction=True))",
+        "new",
+        lambda _, t: ActiveLearner(pool=RandomSubsetPool(fraction=True)).fit(X0, Y0),
+        TypeError,
     ),
     Case(
         "ActiveLearner(pool='knnn')",

@@ -25,6 +25,7 @@ from skseals.query import (
     Margin,
     MaxEntropy,
     MostLikelyPositive,
+    QueryAnywhere,
     RandomQuery,
     _diversity,
     make_strategy,
@@ -616,3 +617,22 @@ def test_binary_logistic_fast_path_gives_predict_proba(dtype):
     assert _binary_logistic_proba(Tempered().fit(X[:300], X[:300, 0] > 0), X) is None
     assert _binary_logistic_proba(three, X) is None
     assert _binary_logistic_proba(clf, X.tolist()) is None
+
+
+def test_query_anywhere_follows_set_params():
+    # The base strategy is resolved from the parameter each time, never a
+    # copy kept from an earlier call.
+    clf = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    X = np.array([[1.5], [0.2], [2.9]])
+    strategy = QueryAnywhere("margin")
+    assert_array_equal(
+        strategy.score(clf, X, QueryContext()), Margin().score(clf, X, QueryContext())
+    )
+    strategy.set_params(base_strategy="entropy")
+    assert_array_equal(
+        strategy.score(clf, X, QueryContext()),
+        MaxEntropy().score(clf, X, QueryContext()),
+    )
+    with pytest.raises(TypeError, match="another QueryAnywhere"):
+        QueryAnywhere(QueryAnywhere()).check_params()
+

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
+from sklearn.utils._param_validation import Interval
 
 from ..base import BaseCandidatePool
 from ..utils import map_row_blocks
@@ -45,10 +48,15 @@ class FullScanPool(BaseCandidatePool):
 
     scans_all = True
 
+    _parameter_constraints = {
+        "block_size": [Interval(Integral, 1, None, closed="left")],
+    }
+
     def __init__(self, block_size=65536):
         self.block_size = block_size
 
     def fit(self, X, excluded, labeled_rows, *, track_density=False):
+        self._validate_params()
         self._excluded = excluded
         self.n_samples_fit_ = X.shape[0]
         self.density_ = None

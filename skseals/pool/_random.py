@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, RealNotInt
 
 from ..base import BaseCandidatePool
 from ..utils import sample_available
@@ -45,7 +45,7 @@ class RandomSubsetPool(BaseCandidatePool):
 
     _parameter_constraints = {
         "fraction": [
-            Interval(Real, 0, 1, closed="right"),
+            Interval(RealNotInt, 0, 1, closed="right"),
             Interval(Integral, 1, None, closed="left"),
         ],
     }
@@ -55,6 +55,11 @@ class RandomSubsetPool(BaseCandidatePool):
 
     def fit(self, X, excluded, labeled_rows, *, track_density=False):
         self._validate_params()
+        if isinstance(self.fraction, (bool, np.bool_)):
+            raise TypeError(
+                f"fraction={self.fraction!r}: give a float in (0, 1] (a share of "
+                "the available rows) or an int >= 1 (a number of rows)."
+            )
         self._X = X
         self._excluded = excluded
         self.n_samples_fit_ = X.shape[0]
@@ -64,7 +69,7 @@ class RandomSubsetPool(BaseCandidatePool):
         return self
 
     def _target_size(self, n_available):
-        if isinstance(self.fraction, Integral) and not isinstance(self.fraction, bool):
+        if isinstance(self.fraction, Integral):
             return min(int(self.fraction), n_available)
         return min(int(np.ceil(self.fraction * n_available)), n_available)
 

@@ -61,15 +61,26 @@ class QueryAnywhere(BaseQueryStrategy):
         self.n_neighbors = n_neighbors
 
     def _base(self):
-        base = getattr(self, "base_", None)
-        if base is None:
-            from ._resolve import make_strategy
+        """A fresh strategy from ``base_strategy`` (an alias or a clone)."""
+        from ._resolve import _make_strategy
 
-            if isinstance(self.base_strategy, QueryAnywhere):
-                raise TypeError("base_strategy must not be another QueryAnywhere.")
-            base = make_strategy(self.base_strategy)
-            self.base_ = base
-        return base
+        if isinstance(self.base_strategy, QueryAnywhere):
+            raise TypeError(
+                "base_strategy must not be another QueryAnywhere: pass the "
+                "strategy that ranks the candidates, e.g. 'margin'."
+            )
+        return _make_strategy(self.base_strategy, "base_strategy")
+
+    def check_params(self):
+        """Validate the parameters and the base strategy's.
+
+        Raises
+        ------
+        ValueError or TypeError
+            If a parameter is invalid, ``base_strategy`` included.
+        """
+        super().check_params()
+        self._base().check_params()
 
     @property
     def requires_density(self):

@@ -109,6 +109,17 @@ class InformationDensity(BaseQueryStrategy):
             )
         return base
 
+    def check_params(self) -> None:
+        """Validate the parameters and the base strategy's.
+
+        Raises
+        ------
+        ValueError or TypeError
+            If a parameter is invalid, ``base_strategy`` included.
+        """
+        super().check_params()
+        self._base().check_params()
+
     def check_estimator(
         self, estimator: object, *, classes: ArrayLike | None = None
     ) -> None:
