@@ -8,11 +8,12 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ..base import BaseQueryStrategy
+from ._wrapping import _WrapsStrategy
 
 __all__ = ["QueryAnywhere"]
 
 
-class QueryAnywhere(BaseQueryStrategy):
+class QueryAnywhere(_WrapsStrategy):
     """Add the nearest rows of a point on the decision hyperplane to the pool.
 
     A SEALS pool only grows through nearest-neighbour lists, so a part of the
@@ -70,17 +71,6 @@ class QueryAnywhere(BaseQueryStrategy):
                 "strategy that ranks the candidates, e.g. 'margin'."
             )
         return _make_strategy(self.base_strategy, "base_strategy")
-
-    def check_params(self):
-        """Validate the parameters and the base strategy's.
-
-        Raises
-        ------
-        ValueError or TypeError
-            If a parameter is invalid, ``base_strategy`` included.
-        """
-        super().check_params()
-        self._base().check_params()
 
     @property
     def requires_density(self):

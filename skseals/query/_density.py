@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import Interval
 from ..base import BaseQueryStrategy, QueryContext
 from ._search import _unit_dot
 from ._uncertainty import _n_rows
+from ._wrapping import _WrapsStrategy
 
 __all__ = ["InformationDensity"]
 
@@ -25,7 +26,7 @@ BASE_ALIASES = (
 )
 
 
-class InformationDensity(BaseQueryStrategy):
+class InformationDensity(_WrapsStrategy):
     """Base uncertainty times mean cosine similarity to the candidate pool.
 
     The score of a row ``x`` is ``u(x) * density(x) ** beta`` (Settles and
@@ -108,17 +109,6 @@ class InformationDensity(BaseQueryStrategy):
                 "object of one of those kinds."
             )
         return base
-
-    def check_params(self) -> None:
-        """Validate the parameters and the base strategy's.
-
-        Raises
-        ------
-        ValueError or TypeError
-            If a parameter is invalid, ``base_strategy`` included.
-        """
-        super().check_params()
-        self._base().check_params()
 
     def check_estimator(
         self, estimator: object, *, classes: ArrayLike | None = None
