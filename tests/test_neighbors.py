@@ -30,6 +30,7 @@ from skseals.neighbors import (
     make_index,
 )
 from skseals.neighbors._faiss_kinds import adds_rows_alike, default_factory
+from skseals.pool import KNNPool
 from skseals.utils import RowBitmap
 
 N_SMALL = 300
@@ -555,6 +556,37 @@ def test_failed_graph_fit_leaves_the_graph_as_it_was(small, monkeypatch, tmp_pat
     assert graph.n_samples_fit_ == N_SMALL
     np.testing.assert_array_equal(graph.neighbors_, before)
     np.testing.assert_array_equal(graph.search_rows([3], 5)[1], before[[3]])
+
+
+@pytest.mark.parametrize("name", ["exact", "faiss-flat", "hnswlib", "annoy", "graph"])
+def test_metric_changed_after_the_build_is_refused(small, name, tmp_path):
+    # The vectors and distances stored are those of the metric built with:
+    # set_params(metric=...) on a fitted index must not search with another.
+    from skseals import ActiveLearner
+
+    if name == "graph":
+        index = KNNGraph(n_neighbors=5, index="exact").fit(small)
+    else:
+        if name in ("hnswlib", "annoy"):
+            pytest.importorskip(name)
+        index = BACKENDS[name]("cosine").fit(small)
+    expected = index.search_rows([0, 1], 4)
+    index.set_params(metric="euclidean")
+    with pytest.raises(ValueError, match="built with metric='cosine'"):
+        index.search_rows([0, 1], 4)
+    y = np.full(N_SMALL, -1)
+    y[:4] = [0, 1, 0, 1]
+    pool = KNNPool(4, index=index, metric="euclidean")
+    with pytest.raises(ValueError, match="metric='cosine'"):
+        ActiveLearner(pool=pool).fit(small, y)
+    index.set_params(metric="cosine")
+    np.testing.assert_array_equal(index.search_rows([0, 1], 4)[1], expected[1])
+    index.save(tmp_path / "index")
+    loaded = type(index).load(tmp_path / "index")
+    assert loaded.metric_ == "cosine"
+    index.set_params(metric="euclidean").fit(small)  # a refit takes the new one
+    assert index.metric_ == "euclidean"
+    assert index.search_rows([0], 3)[1].shape == (1, 3)
 
 
 # -- validation ----------------------------------------------------------------------

@@ -635,4 +635,3 @@ def test_query_anywhere_follows_set_params():
     )
     with pytest.raises(TypeError, match="another QueryAnywhere"):
         QueryAnywhere(QueryAnywhere()).check_params()
-

@@ -193,7 +193,26 @@ def read_meta(path, cls):
     est = cls(**meta["params"])
     est.n_samples_fit_ = meta["n_samples_fit_"]
     est.n_features_in_ = meta["n_features_in_"]
+    if hasattr(est, "metric"):
+        est.metric_ = est.metric
     return est, meta
+
+
+def built_metric(index):
+    """The metric ``index`` was built with (its ``metric`` parameter may
+    have been changed since, by ``set_params``)."""
+    return getattr(index, "metric_", getattr(index, "metric", None))
+
+
+def check_built_metric(index):
+    """Raise if ``index.metric`` no longer is the metric it was built with:
+    its stored vectors and distances are those of the earlier one."""
+    built = built_metric(index)
+    if index.metric != built:
+        raise ValueError(
+            f"metric={index.metric!r} was set after the index was built with "
+            f"metric={built!r}: set it back, or fit the index again."
+        )
 
 
 @contextmanager
@@ -244,6 +263,7 @@ class _BaseIndex(BaseNeighborIndex):
 
     def _check_search(self, n_neighbors, exclude):
         check_is_fitted(self)
+        check_built_metric(self)
         k = check_n_neighbors(n_neighbors)
         if exclude is not None:
             if not isinstance(exclude, RowBitmap):
@@ -295,6 +315,7 @@ class _BaseIndex(BaseNeighborIndex):
             V = self._prepare(dense_rows(X), reset=True)  # zarr: block by block
             self.n_samples_fit_ = None  # not shared by clone() while half built
             self._build(V)
+            self.metric_ = self.metric
             self.n_samples_fit_ = int(V.shape[0])
         logger.info(
             "built %s over %d rows in %.2f s",

@@ -234,6 +234,7 @@ class KNNGraph(_BaseIndex):
                     neighbors[start : start + I.shape[0]] = I
                     distances[start : start + I.shape[0]] = D
             self.neighbors_, self.distances_ = neighbors, distances
+            self.metric_ = self.metric
             self.n_samples_fit_ = n
         return self
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..base import METRICS, BaseNeighborIndex
+from ._common import built_metric
 
 __all__ = ["INDEX_ALIASES", "make_index"]
 
@@ -85,7 +86,7 @@ def make_index(
             f"search_rows methods (e.g. skseals.neighbors.FaissIndex), got "
             f"{type(index).__name__}."
         )
-    own_metric = getattr(index, "metric", None)
+    own_metric = built_metric(index)
     if metric is not None and own_metric is not None and own_metric != metric:
         raise ValueError(
             f"the index has metric={own_metric!r} but metric={metric!r} was "

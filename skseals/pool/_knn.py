@@ -139,6 +139,7 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
 
     def _fit_index(self, X):
         from ..neighbors import make_index
+        from ..neighbors._common import built_metric
 
         index = make_index(self.index, self.metric, X.shape[0])
         fitted = getattr(index, "n_samples_fit_", None) is not None
@@ -150,7 +151,7 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
                 f"rows but X has {X.shape[0]}: build it on the same rows (in the "
                 "same order) or pass an alias to build a new one."
             )
-        index_metric = getattr(index, "metric", self.metric)
+        index_metric = built_metric(index) or self.metric
         if index_metric != self.metric:
             raise ValueError(
                 f"The index uses metric={index_metric!r} but the pool has "
