@@ -9,7 +9,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    validate_parameter_constraints,
+)
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
@@ -64,6 +68,16 @@ class _BaseActive(
     }
 
     # -- set-up ----------------------------------------------------------------
+    def _check_params_read_in_teach(self):
+        """The parameters a refit reads, which ``set_params`` may have changed
+        since ``fit``: checked before ``teach()`` changes anything."""
+        names = ("estimator", "pseudo_negatives")
+        validate_parameter_constraints(
+            {k: self._parameter_constraints[k] for k in names},
+            {k: getattr(self, k) for k in names},
+            caller_name=type(self).__name__,
+        )
+
     def _make_estimator(self):
         if self.estimator is None:
             return LogisticRegression(max_iter=1000)
@@ -254,6 +268,7 @@ class _BaseActive(
         """
         with self._state_lock(), limit_threads():
             check_is_fitted(self, "X_")
+            self._check_params_read_in_teach()
             idx = check_indices(indices, self.X_.shape[0])
             codes, new_values = self._labels.prepare(idx, labels)
             if idx.size == 0:

@@ -396,6 +396,18 @@ CASES = [
         lambda lr, t: lr.teach([10_000], [0]),
         ValueError,
     ),
+    Case(
+        "set_params(pseudo_negatives=-1).teach(rows, [0, 0])",
+        "searcher",
+        lambda lr, t: lr.set_params(pseudo_negatives=-1).teach(_free(lr), [0, 0]),
+        ValueError,
+    ),
+    Case(
+        "set_params(estimator='lr').teach(rows, [0, 0])",
+        "learner",
+        lambda lr, t: lr.set_params(estimator="lr").teach(_free(lr), [0, 0]),
+        ValueError,
+    ),
     Case("teach([-1], [0])", "learner", lambda lr, t: lr.teach([-1], [0]), ValueError),
     Case("teach([1.5], [0])", "learner", lambda lr, t: lr.teach([1.5], [0]), TypeError),
     Case("teach(['a'], [0])", "learner", lambda lr, t: lr.teach(["a"], [0]), TypeError),
