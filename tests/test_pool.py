@@ -499,3 +499,41 @@ def test_row_buffer_norms_follow_appends_and_compaction(dtype):
     rows, block = buffer.view()
     np.testing.assert_array_equal(block, X[rows])
     np.testing.assert_array_equal(buffer.norms(), row_norms(block))
+
+
+class _DuckIndex:
+    """A fitted index that is no BaseNeighborIndex: fit, search, search_rows."""
+
+    def __init__(self, index):
+        self.index, self.metric = index, index.metric
+        self.n_samples_fit_ = index.n_samples_fit_
+
+    def fit(self, X, y=None):
+        self.index.fit(X)
+        return self
+
+    def search(self, Q, n_neighbors, *, exclude=None):
+        return self.index.search(Q, n_neighbors, exclude=exclude)
+
+    def search_rows(self, rows, n_neighbors, *, exclude=None):
+        return self.index.search_rows(rows, n_neighbors, exclude=exclude)
+
+
+def test_a_duck_typed_fitted_index_serves_as_the_index_object():
+    from sklearn.datasets import make_blobs
+
+    from skseals import ActiveLearner
+    from skseals.neighbors import ExactIndex
+
+    X, y_true = make_blobs(400, centers=3, n_features=5, random_state=0)
+    y = np.full(400, -1)
+    y[:6] = y_true[:6]
+    exact = ExactIndex().fit(X)
+    picks = [
+        ActiveLearner(pool=KNNPool(8, index=index), batch_size=10, random_state=0)
+        .fit(X, y)
+        .query()
+        for index in (exact, _DuckIndex(exact))
+    ]
+    np.testing.assert_array_equal(*picks)
+

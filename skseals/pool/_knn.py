@@ -7,9 +7,9 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from ..base import METRICS, BaseCandidatePool, BaseNeighborIndex
+from ..base import METRICS, BaseCandidatePool
 from ..utils import RowBitmap
 from ..utils._validation import seed_if_unset
 from ._buffer import RowBuffer
@@ -60,7 +60,10 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
         ``fit``. A fitted index object (or :class:`~skseals.neighbors.KNNGraph`)
         built on the same rows is used as it is and shared, never rebuilt or
         copied, so one index serves many learners. It may be built on another
-        embedding of the same rows (separate index features).
+        embedding of the same rows (separate index features). Any object with
+        :class:`~skseals.base.BaseNeighborIndex`'s ``fit``, ``search`` and
+        ``search_rows`` (and ``n_samples_fit_`` once fitted) serves; an unfitted
+        one is cloned, so it must be a scikit-learn estimator.
     metric : {"cosine", "euclidean", "inner_product"}, default="cosine"
         Metric of an index built from an alias; must match an index object's.
     row_cache : bool, default=True
@@ -116,7 +119,7 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "index": [
             StrOptions({"faiss", "exact", "hnswlib", "hnsw", "annoy"}),
-            BaseNeighborIndex,
+            HasMethods(["fit", "search", "search_rows"]),
         ],
         "metric": [StrOptions(set(METRICS))],
         "row_cache": ["boolean"],
