@@ -536,4 +536,3 @@ def test_a_duck_typed_fitted_index_serves_as_the_index_object():
         for index in (exact, _DuckIndex(exact))
     ]
     np.testing.assert_array_equal(*picks)
-
