@@ -391,8 +391,8 @@ def test_fit_keeps_X_by_reference_and_gathers_only_candidates(tmp_path, source):
     y = np.full(n, -1)
     y[:5], y[1000:1050] = 1, 0
     index = FaissIndex("Flat", metric="euclidean").fit(X)  # built once, shared
-    # Chunks of 256 KB: each read decodes two, far less than X (12.8 MB).
-    X = _file_backed(tmp_path, X, source, chunk=2048)
+    # Chunks of 128 KB: each read decodes two, far less than X (12.8 MB).
+    X = _file_backed(tmp_path, X, source, chunk=1024)
     tracemalloc.start()
     try:
         learner = ActiveSearcher(
