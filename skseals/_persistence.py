@@ -225,7 +225,7 @@ def save_session(learner, path, *, overwrite=False, include_index=True):
         raise
 
 
-def load(path, X, *, index=None, trusted=None):
+def load(path, X, *, index=None, trusted=None, journal=None):
     """Resume a session written by ``learner.save(path)``.
 
     Loading reads only JSON and ``.npz`` arrays (``allow_pickle=False``) and,
@@ -249,6 +249,13 @@ def load(path, X, *, index=None, trusted=None):
         e.g. a large prebuilt index saved on its own.
     trusted : list of str, default=None
         Extra types to trust when reading the estimator with skops.
+    journal : str, path-like or False, default=None
+        The journal to continue. None: the one in force when the session was
+        saved; its records past the saved ones (labels taught after the save)
+        are taught, and a missing file raises FileNotFoundError rather than
+        lose them. A path: that journal instead (e.g. the saved one, moved),
+        or a new one written there with the session's labels. False: go on
+        without a journal.
 
     Returns
     -------
@@ -285,6 +292,7 @@ def load(path, X, *, index=None, trusted=None):
         arrays = {k: npz[k] for k in npz.files}
     from sklearn.utils.validation import check_array
 
+    X_given = X  # a DataFrame keeps its column names for the learner
     X = check_array(X, dtype=[np.float32, np.float64])
     if (X.shape[0], X.shape[1]) != (state["n_samples"], state["n_features"]) or (
         data_fingerprint(X) != state["fingerprint"]
@@ -299,8 +307,25 @@ def load(path, X, *, index=None, trusted=None):
     params = {k: _param_from_json(v, index) for k, v in state["params"].items()}
     if state["estimator"] is not None:
         sio = import_optional("skops.io")
-        params["estimator"] = sio.load(
-            os.path.join(path, state["estimator"]), trusted=trusted
+        params["estimator"] = _load_estimator(
+            sio, os.path.join(path, state["estimator"]), trusted
         )
     learner = classes[state["class"]](**params)
-    return learner._restore(X, state, arrays, index)
+    return learner._restore(X_given, state, arrays, index, journal=journal)
+
+
+def _load_estimator(sio, file, trusted):
+    """The saved estimator, read by skops; types skops does not trust by
+    default are refused with the ``trusted`` list that would accept them."""
+    try:
+        return sio.load(file, trusted=trusted)
+    except Exception as exc:
+        if type(exc).__name__ != "UntrustedTypesFoundException":
+            raise
+        untrusted = sio.get_untrusted_types(file=file)
+        raise TypeError(
+            f"the saved estimator holds types skops does not trust by default: "
+            f"{untrusted}. If you trust them (e.g. your own estimator class, "
+            f"importable here), pass them: skseals.load(path, X, "
+            f"trusted={untrusted!r})."
+        ) from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from contextlib import contextmanager
 
 import numpy as np
@@ -11,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._journal import Journal, data_fingerprint, to_json_labels
 from ._labels import LabelStore
+from .base import UNLABELED
 from .utils import RowBitmap
 
 __all__ = ["SessionMixin"]
@@ -57,12 +59,14 @@ class SessionMixin:
         ``_create_journal``), or None when there is nothing to create.
         """
         self._journal_records = 0
-        self._journal_path = None
+        self._journal_path = self._journal_head = None
         if self.journal is None:
             return None
-        self._journal_path = os.fspath(self.journal)
+        # absolute: a later chdir must not move the journal in force
+        self._journal_path = os.path.abspath(os.fspath(self.journal))
         journal = Journal(self._journal_path)
         header = self._journal_header(X, labels)
+        self._journal_head = header
         if not journal.exists():
             return header
         found, records = journal.read()
@@ -80,8 +84,33 @@ class SessionMixin:
     def _journal_append(self, idx, labels):
         if self._journal_path is not None:
             values = np.asarray(labels, dtype=object).ravel()
-            Journal(self._journal_path).append(idx, values)
+            journal = Journal(self._journal_path)
+            if not journal.exists():
+                self._write_journal_again(journal)
+            journal.append(idx, values)
             self._journal_records += 1
+
+    def _write_journal_again(self, journal, warn=True):
+        """The journal in force is gone (deleted, moved): write it again, its
+        header and one record of every human label and skip so far, so that
+        no label is only in memory and a later ``fit`` can resume from it."""
+        labels = self._labels
+        header = self._journal_head or self._journal_header(self.X_, labels)
+        rows, values = labels.training_set()
+        skipped = labels.skipped_rows
+        journal.create(header)
+        journal.append(
+            np.concatenate([rows, skipped]),
+            np.concatenate([values.astype(object), np.full(skipped.size, UNLABELED)]),
+        )
+        self._journal_records = 1
+        if warn:
+            warnings.warn(
+                f"journal {journal.path!r} was missing: written again with the "
+                f"{rows.size} labels and {skipped.size} skips of this session.",
+                UserWarning,
+                stacklevel=4,
+            )
 
     # -- save / restore --------------------------------------------------------
     def save(self, path, *, overwrite=False, include_index=True):
@@ -178,10 +207,11 @@ class SessionMixin:
             "timing": self._timing,
             "journal_records": self._journal_records,
             "journal": self._journal_path,
+            "journal_header": self._journal_head,
             "arrays": arrays,
         }
 
-    def _restore(self, X, state, arrays, index):
+    def _restore(self, X, state, arrays, index, journal=None):
         """Rebuild the fitted state saved by ``_session_state`` (used by load)."""
         from .pool import make_pool
         from .query import make_strategy
@@ -236,17 +266,49 @@ class SessionMixin:
         self.history_ = [dict(h) for h in state["history"]]
         self._timing = dict(state["timing"])
         self._journal_records = state["journal_records"]
-        path = state.get("journal", self.journal)  # the journal in force
-        self._journal_path = None if path is None else os.fspath(path)
-        if self._journal_path is not None and Journal(self._journal_path).exists():
-            _, records = Journal(self._journal_path).read()
-            for record in records[self._journal_records :]:  # taught after the save
-                idx = np.asarray(record["rows"], dtype=np.int64)
-                codes, new = self._labels.prepare(idx, record["labels"])
-                self._apply_teach(idx, codes, new)
-                self._journal_records += 1
+        self._journal_head = state.get("journal_header")
+        self._resume_journal(state, journal)
         self._fitted_components = self._components_in_force()
         return self
+
+    def _resume_journal(self, state, journal):
+        """Make the journal in force the saved one (or ``journal``: a path, or
+        False for none) and teach what it holds past the saved records."""
+        path = state.get("journal", self.journal) if journal is None else journal
+        if path is False or path is None:
+            self._journal_path = None
+            if journal is False:
+                self.set_params(journal=None)
+            return
+        self._journal_path = os.path.abspath(os.fspath(path))
+        if journal is not None:
+            self.set_params(journal=self._journal_path)
+        found = Journal(self._journal_path)
+        if not found.exists():
+            if journal is not None:  # a new journal at the path given
+                self._write_journal_again(found, warn=False)
+                return
+            raise FileNotFoundError(
+                f"the session's journal {self._journal_path!r} is missing: labels "
+                "taught after the save would be lost. Restore it (a relative "
+                "journal path of an older session is read from the current "
+                "directory), pass its new path with skseals.load(..., "
+                "journal=path), or journal=False to go on without it."
+            )
+        header, records = found.read()
+        if self._journal_head is not None:
+            found.check_header(header, self._journal_head)
+        if len(records) < self._journal_records:
+            raise ValueError(
+                f"journal {self._journal_path!r} holds {len(records)} records, "
+                f"fewer than the {self._journal_records} of this session: it is "
+                "another journal. Pass the session's journal, or journal=False."
+            )
+        for record in records[self._journal_records :]:  # taught after the save
+            idx = np.asarray(record["rows"], dtype=np.int64)
+            codes, new = self._labels.prepare(idx, record["labels"])
+            self._apply_teach(idx, codes, new)
+            self._journal_records += 1
 
 
 def _replay(labels, record):

@@ -272,6 +272,88 @@ def test_labels_taught_after_a_save_come_back_from_the_journal(data, tmp_path):
     np.testing.assert_array_equal(resumed.labels_, learner.labels_)
 
 
+def test_a_missing_journal_is_written_again_by_teach(data, tmp_path):
+    X, y, y_true = data
+    journal = tmp_path / "labels.journal"
+    a = ActiveSearcher(journal=str(journal), batch_size=5, random_state=0).fit(X, y)
+    _rounds(a, y_true, 2, skip_every=2)
+    journal.unlink()  # deleted mid-session: the labels are only in memory
+    rows = a.query()
+    with pytest.warns(UserWarning, match="was missing: written again"):
+        a.teach(rows, y_true[rows])
+    b = ActiveSearcher(journal=str(journal), random_state=0).fit(X, y)
+    np.testing.assert_array_equal(b.labels_, a.labels_)
+    np.testing.assert_array_equal(b.skipped_, a.skipped_)
+
+
+def test_load_never_drops_the_labels_of_a_missing_journal(data, tmp_path):
+    X, y, y_true = data
+    journal = tmp_path / "labels.journal"
+    a = ActiveSearcher(journal=str(journal), batch_size=5, random_state=0).fit(X, y)
+    _rounds(a, y_true, 1)
+    a.save(tmp_path / "s")
+    _rounds(a, y_true, 1)  # journaled after the save
+    moved = tmp_path / "moved.journal"
+    journal.rename(moved)
+    with pytest.raises(FileNotFoundError, match="journal=path"):
+        skseals.load(tmp_path / "s", X)
+    b = skseals.load(tmp_path / "s", X, journal=moved)
+    np.testing.assert_array_equal(b.labels_, a.labels_)
+    rows = b.query()
+    b.teach(rows, y_true[rows])  # appends to the moved journal
+    c = ActiveSearcher(journal=str(moved), random_state=0).fit(X, y)
+    np.testing.assert_array_equal(c.labels_, b.labels_)
+    d = skseals.load(tmp_path / "s", X, journal=False)  # without it, knowingly
+    assert d.n_labeled_ == a.n_labeled_ - 5 and d.journal is None
+    e = skseals.load(tmp_path / "s", X, journal=tmp_path / "new.journal")
+    f = ActiveSearcher(journal=str(tmp_path / "new.journal")).fit(X, y)
+    np.testing.assert_array_equal(f.labels_, e.labels_)  # the session's labels
+    other = tmp_path / "other.journal"  # a header, no record
+    ActiveSearcher(journal=str(other)).fit(X, y)
+    with pytest.raises(ValueError, match="fewer than"):
+        skseals.load(tmp_path / "s", X, journal=other)
+
+
+def test_a_relative_journal_stays_where_fit_found_it(data, tmp_path, monkeypatch):
+    X, y, y_true = data
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    a = ActiveSearcher(journal="rel.journal", batch_size=5, random_state=0).fit(X, y)
+    a.save(tmp_path / "s")
+    monkeypatch.chdir(tmp_path / "b")
+    _rounds(a, y_true, 1)  # still appended to a/rel.journal
+    assert not (tmp_path / "b" / "rel.journal").exists()
+    b = skseals.load(tmp_path / "s", X)
+    np.testing.assert_array_equal(b.labels_, a.labels_)
+
+
+def test_save_load_keeps_feature_names(data, tmp_path):
+    pd = pytest.importorskip("pandas")
+    X, y, _ = data
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    a = ActiveSearcher(random_state=0).fit(df, y)
+    a.save(tmp_path / "s")
+    b = skseals.load(tmp_path / "s", df)
+    assert b.feature_names_in_.tolist() == a.feature_names_in_.tolist()
+    np.testing.assert_array_equal(b.predict(df.iloc[:5]), a.predict(df.iloc[:5]))
+
+
+class _OwnClassifier(LogisticRegression):
+    pass
+
+
+def test_an_untrusted_estimator_type_names_the_trusted_argument(data, tmp_path):
+    pytest.importorskip("skops")
+    X, y, _ = data
+    ActiveSearcher(_OwnClassifier(), random_state=0).fit(X, y).save(tmp_path / "s")
+    with pytest.raises(TypeError, match=r"trusted=\['.*_OwnClassifier'\]"):
+        skseals.load(tmp_path / "s", X)
+    name = f"{__name__}._OwnClassifier"
+    resumed = skseals.load(tmp_path / "s", X, trusted=[name])
+    assert type(resumed.estimator_) is _OwnClassifier
+
+
 def test_a_journal_set_after_fit_takes_effect_at_the_next_fit(data, tmp_path):
     X, y, y_true = data
     first, second = tmp_path / "first.journal", tmp_path / "second.journal"
