@@ -32,6 +32,7 @@ from .utils import (
 from .utils._threads import limit_threads
 from .utils._validation import (
     check_strategy_when_cold,
+    numeric_object_y,
     seed_if_unset,
     validate_rows,
 )
@@ -156,7 +157,7 @@ class _BaseActive(
             ensure_min_samples=1,
             y_numeric=False,
         )
-        y = column_or_1d(y, warn=True)
+        y = numeric_object_y(column_or_1d(y, warn=True))
         if y.dtype.kind in "US":
             raise ValueError(
                 "y has a string dtype, which cannot hold the UNLABELED marker -1: "
@@ -239,7 +240,9 @@ class _BaseActive(
             row is accepted).
         labels : array-like
             One label per index. ``UNLABELED`` (-1) means "seen, could not
-            label": the row is never offered again and is not trained on.
+            label": the row is never offered again and is not trained on. An
+            ActiveSearcher also takes booleans, e.g. an oracle's mask:
+            True is ``pos_label`` and False ``neg_label``.
 
         Returns
         -------
@@ -270,11 +273,24 @@ class _BaseActive(
             check_is_fitted(self, "X_")
             self._check_params_read_in_teach()
             idx = check_indices(indices, self.X_.shape[0])
+            labels = self._as_labels(labels)
             codes, new_values = self._labels.prepare(idx, labels)
             if idx.size == 0:
                 return self
             self._journal_append(idx, labels)  # durable before anything changes
             return self._apply_teach(idx, codes, new_values)
+
+    def _as_labels(self, labels):
+        """``labels`` as given to ``teach`` (a searcher maps booleans)."""
+        return labels
+
+    def _check_teach(self, indices, labels):
+        """Raise what ``teach(indices, labels)`` would for bad input; change
+        nothing (a labeling session checks each answer as it is given)."""
+        with self._state_lock():
+            check_is_fitted(self, "X_")
+            idx = check_indices(indices, self.X_.shape[0])
+            self._labels.prepare(idx, self._as_labels(labels))
 
     def _apply_teach(self, idx, codes, new_values):
         self._labels.apply(idx, codes, new_values)

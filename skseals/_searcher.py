@@ -32,9 +32,9 @@ class ActiveSearcher(_BaseActive):
         As for :class:`ActiveLearner`.
     batch_size : int, default=100
         Rows returned by ``query()`` when it is called without a size.
-    pos_label : int, float, str or bool, default=1
+    pos_label : int, float or str, default=1
         The class searched for.
-    neg_label : int, float, str or bool, default=0
+    neg_label : int, float or str, default=0
         The other class.
     pseudo_negatives : float >= 0, default=0.0
         Mullapudi et al.'s pseudo-negatives: at each refit, ``f·(|Lp| + 0.1·|Ln|)``
@@ -125,6 +125,17 @@ class ActiveSearcher(_BaseActive):
                 f"is {kind}: an ActiveSearcher searches for pos_label="
                 f"{self.pos_label!r} against neg_label={self.neg_label!r}."
             )
+
+    def _as_labels(self, labels):
+        """Booleans (an oracle's mask) are ``pos_label`` / ``neg_label``."""
+        values = np.asarray(labels, dtype=object)
+        is_bool = np.array([isinstance(v, (bool, np.bool_)) for v in values.flat])
+        if not is_bool.any():
+            return labels
+        values = values.copy()
+        flat = values.reshape(-1)
+        flat[is_bool] = [self.pos_label if v else self.neg_label for v in flat[is_bool]]
+        return values
 
     def _positive_value(self):
         return self.pos_label

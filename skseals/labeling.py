@@ -192,12 +192,25 @@ class LabelingSession:
         ------
         RuntimeError
             When no row awaits an answer (call :meth:`next_batch`).
-        ValueError
-            When ``label`` is "y"/"n" for a learner without ``pos_label``.
+        ValueError, TypeError
+            When ``label`` is "y"/"n" for a learner without ``pos_label``, or
+            a label ``teach()`` would refuse (not a class of an ActiveSearcher,
+            a type ``y`` cannot store...). The answer is not recorded.
         """
         if self.current_row is None:
             raise RuntimeError("no row awaits an answer: call next_batch() first.")
-        self.answers_.append(self._decode(label))
+        value = self._decode(label)
+        n = len(self.answers_)
+        answers = np.empty(n + 1, dtype=object)
+        answers[:] = [*self.answers_, value]
+        # refused now, as teach() would refuse it, not when the batch is taught
+        try:
+            self.learner._check_teach(self.batch_[: n + 1], answers)
+        except (ValueError, TypeError) as exc:
+            raise type(exc)(
+                f"answer {label!r} for row {self.current_row} refused: {exc}"
+            ) from None
+        self.answers_.append(value)
         if self.current_row is None:
             self.commit()
             return None

@@ -321,3 +321,31 @@ def test_answers_true_false_for_a_searcher():
     session.answer(True)
     session.answer(np.False_)
     assert searcher.labels_[rows].tolist() == [1, 0]
+
+
+def test_an_answer_teach_would_refuse_is_refused_at_once():
+    searcher = _searcher(batch_size=3)
+    session = LabelingSession(searcher)
+    batch = session.next_batch()
+    with pytest.raises(TypeError, match=f"answer 'maybe' for row {batch[0]} refused"):
+        session.answer("maybe")  # neither a command word nor a class
+    assert session.answers_ == [] and session.current_row == batch[0]
+    with pytest.raises(ValueError, match="not one of this searcher's classes"):
+        session.answer(7)
+    session.answer("n")
+    session.answer("y")
+    assert session.answer("s") is None  # the batch is taught whole
+    assert searcher.labels_[batch[:2]].tolist() == [0, 1]
+    assert searcher.skipped_.tolist() == [batch[2]]
+
+
+def test_a_searcher_is_taught_an_oracles_boolean_mask():
+    searcher = _searcher(batch_size=4)
+    is_positive = np.zeros(300, dtype=bool)
+    rows = searcher.query()
+    is_positive[rows[:2]] = True
+    searcher.teach(rows, is_positive[rows])
+    assert searcher.labels_[rows].tolist() == [1, 1, 0, 0]
+    learner = ActiveLearner(pool="full").fit(searcher.X_, searcher.labels_)
+    with pytest.raises(TypeError, match="bool"):
+        learner.teach(learner.query(2), [True, False])  # no pos_label to map to

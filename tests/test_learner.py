@@ -428,3 +428,15 @@ def test_empty_pool_returns_fewer_rows():
     assert len(learner.query()) == 5
     assert len(learner.query()) == 3
     assert len(learner.query()) == 0
+
+
+def test_object_y_of_numbers_is_taken_and_booleans_are_refused(blobs):
+    X, y, _ = blobs
+    learner = ActiveLearner(pool="full", random_state=0).fit(X, y.astype(object))
+    reference = ActiveLearner(pool="full", random_state=0).fit(X, y)
+    assert learner.classes_.tolist() == [0, 1, 2] and learner.labels_.dtype == np.int64
+    np.testing.assert_array_equal(learner.query(), reference.query())
+    flags = np.full(len(X), UNLABELED, dtype=object)
+    flags[:4] = [True, False, True, False]
+    with pytest.raises(ValueError, match=r"y holds booleans.*astype\(int\)"):
+        ActiveSearcher(pool="full").fit(X, flags)

@@ -20,6 +20,7 @@ __all__ = [
     "check_label_values",
     "check_strategy_scores",
     "check_strategy_when_cold",
+    "numeric_object_y",
     "seed_if_unset",
     "validate_rows",
 ]
@@ -462,3 +463,26 @@ def seed_if_unset(estimator, random_state):
         if seed is not None:
             estimator.set_params(random_state=seed)
     return estimator
+
+
+def numeric_object_y(y):
+    """``y`` of dtype object holding only numbers, as an int64 (or float64)
+    array; scikit-learn takes such a y for an unknown target type.
+
+    Booleans are refused with what to pass instead; strings (with -1 for
+    unlabeled rows) stay as they are. Only labeled rows are inspected.
+    """
+    if y.dtype != object:
+        return y
+    values = y[y != -1].tolist()
+    if any(isinstance(v, (bool, np.bool_)) for v in values):
+        raise ValueError(
+            "y holds booleans: classes are ints, floats or strings (e.g. "
+            "y.astype(int), with -1 for unlabeled rows); an ActiveSearcher's "
+            "teach() takes True / False for pos_label / neg_label."
+        )
+    if all(isinstance(v, (int, np.integer)) for v in values):
+        return y.astype(np.int64)
+    if all(isinstance(v, (int, float, np.integer, np.floating)) for v in values):
+        return y.astype(np.float64)
+    return y
