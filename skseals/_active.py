@@ -301,6 +301,48 @@ class _BaseActive(
         self._refit()
         return self
 
+    def release(self, rows=None):
+        """Give rows queried but not taught back to the candidates.
+
+        Rows ``query()`` returned stay reserved (``pending_indices_``) until
+        they are taught, across ``save`` and ``load`` too, so that two
+        annotators never get the same row. A person who stops before
+        answering them releases them here, and a later ``query()`` may
+        return them again.
+
+        Parameters
+        ----------
+        rows : array-like of int or None, default=None
+            Pending rows to release; None releases every pending row.
+
+        Returns
+        -------
+        released : ndarray of int64
+            The rows released, sorted.
+
+        Raises
+        ------
+        ValueError
+            If ``rows`` holds a row that is not pending (nothing is released).
+        """
+        with self._state_lock():
+            check_is_fitted(self, "X_")
+            if rows is None:
+                rows = self.pending_.ids().copy()
+            else:
+                rows = np.unique(check_indices(rows, self.X_.shape[0]))
+                other = rows[~self.pending_.contains(rows)]
+                if other.size:
+                    raise ValueError(
+                        f"`rows` holds rows that are not pending: "
+                        f"{other[:5].tolist()}. Release rows query() returned "
+                        "that teach() has not labeled (pending_indices_)."
+                    )
+            self.pool_.rejoin(rows)
+            self.pending_.discard(rows)
+            self.excluded_.discard(rows)
+            return rows
+
     def candidate_indices(self):
         """The current candidate pool as a sorted int64 array."""
         check_is_fitted(self, "X_")

@@ -380,6 +380,23 @@ class BaseCandidatePool(BaseEstimator, metaclass=ABCMeta):
         if density is not None:
             density.remove(rows)
 
+    def rejoin(self, rows):
+        """``rows``, picked by an earlier round and never labeled, are released
+        by the learner (still excluded during this call, available after it):
+        make them candidates again.
+
+        This default counts them in the density sum again, if kept; a pool
+        whose candidates are every available row needs nothing else.
+
+        Parameters
+        ----------
+        rows : ndarray of int64
+            Distinct row ids.
+        """
+        density = getattr(self, "density_", None)
+        if density is not None:
+            density.add(rows)
+
     # -- undoing a round -------------------------------------------------------
     def checkpoint(self):
         """Mark the start of a ``query()`` round, so that it can be undone.

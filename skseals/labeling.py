@@ -239,8 +239,10 @@ class LabelingSession:
         """Teach the buffered answers now, even if the batch is not complete.
 
         The rows of the batch not yet answered stay in ``batch_`` and are
-        the next to answer. Call this before stopping, so that no answer is
-        lost; a person who quits midway loses nothing they answered.
+        the next to answer (they stay pending, reserved for this session,
+        across ``save`` and ``load`` too). To stop, call :meth:`stop`, which
+        also gives them back to the candidates; a person who quits midway
+        loses nothing they answered.
 
         Returns
         -------
@@ -263,6 +265,23 @@ class LabelingSession:
             raise
         self._taught(n)
         return n
+
+    def stop(self) -> np.ndarray:
+        """End the session: teach the buffered answers, then give the rows of
+        the batch nobody answered back to the candidates (the learner's
+        ``release``), so that a later session, or another annotator, may get
+        them. :meth:`commit` instead keeps them reserved for this session.
+
+        Returns
+        -------
+        released : ndarray of int64
+            The unanswered rows given back.
+        """
+        self.commit()
+        rows = self.batch_[np.isin(self.batch_, self.learner.pending_indices_)]
+        released = self.learner.release(rows)
+        self.batch_, self.answers_ = np.empty(0, dtype=np.int64), []
+        return released
 
     def _taught(self, n):
         """The first ``n`` rows of the batch were taught: drop them."""

@@ -349,3 +349,25 @@ def test_a_searcher_is_taught_an_oracles_boolean_mask():
     learner = ActiveLearner(pool="full").fit(searcher.X_, searcher.labels_)
     with pytest.raises(TypeError, match="bool"):
         learner.teach(learner.query(2), [True, False])  # no pos_label to map to
+
+
+def test_stop_teaches_the_answers_and_gives_the_rest_back(tmp_path):
+    import skseals
+
+    searcher = _searcher(batch_size=4)
+    session = LabelingSession(searcher)
+    batch = session.next_batch()
+    session.answer("y")
+    session.commit()  # the rest stays reserved, across save and load too
+    searcher.save(tmp_path / "s")
+    resumed = skseals.load(tmp_path / "s", searcher.X_)
+    np.testing.assert_array_equal(resumed.pending_indices_, np.sort(batch[1:]))
+    released = LabelingSession(resumed).stop()  # a new session: no batch
+    assert released.size == 0 and resumed.pending_indices_.size == 3
+    resumed.release()
+    assert resumed.pending_indices_.size == 0
+    session.answer("n")
+    np.testing.assert_array_equal(session.stop(), np.sort(batch[2:]))
+    assert searcher.labels_[batch[:2]].tolist() == [1, 0]
+    assert searcher.pending_indices_.size == 0 and session.current_row is None
+    assert np.isin(batch[2:], searcher.candidate_indices()).all()

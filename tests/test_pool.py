@@ -536,3 +536,52 @@ def test_a_duck_typed_fitted_index_serves_as_the_index_object():
         for index in (exact, _DuckIndex(exact))
     ]
     np.testing.assert_array_equal(*picks)
+
+
+def _release_pools(X):
+    from skseals.neighbors import KNNGraph
+
+    return {
+        "knn": KNNPool(8, index="exact"),
+        "knn-no-cache": KNNPool(8, index="exact", row_cache=False),
+        "graph": KNNPool(8, index=KNNGraph(8, index="exact").fit(X)),
+        "full": "full",
+    }
+
+
+@pytest.mark.parametrize("name", ["knn", "knn-no-cache", "graph", "full"])
+def test_released_rows_are_candidates_again(name):
+    from sklearn.datasets import make_blobs
+
+    from skseals import ActiveSearcher
+    from skseals.pool._density import unit_rows
+
+    X, c = make_blobs(600, centers=4, n_features=6, random_state=0)
+    X = X.astype(np.float32)
+    y_true = (c == 0).astype(int)
+    y = np.full(600, -1)
+    y[np.flatnonzero(y_true)[:3]] = 1
+    y[np.flatnonzero(y_true == 0)[:5]] = 0
+    learner = ActiveSearcher(
+        pool=_release_pools(X)[name],
+        query_strategy="information_density",
+        batch_size=30,
+        random_state=0,
+    ).fit(X, y)
+    first = learner.query()
+    assert not np.isin(first, learner.candidate_indices()).any()
+    learner.pool_.candidate_block()  # the row cache drops them (over a quarter)
+    with pytest.raises(ValueError, match="not pending"):
+        learner.release([first[0], int(np.flatnonzero(y_true)[0])])  # a seed
+    assert learner.pending_indices_.size == 30  # nothing released
+    np.testing.assert_array_equal(learner.release(), np.sort(first))
+    assert learner.pending_indices_.size == 0
+    candidates = learner.candidate_indices()
+    assert np.isin(first, candidates).all()
+    total, count = learner.pool_.density()  # the density counts them again
+    assert count == candidates.size
+    np.testing.assert_allclose(total, unit_rows(X[candidates]).sum(axis=0), atol=1e-4)
+    again = learner.query()
+    if name == "full":  # the same model ranks the same rows first again
+        np.testing.assert_array_equal(np.sort(again), np.sort(first))
+    assert np.isin(again, first).sum() >= 20  # a grown pool: mostly the same

@@ -430,6 +430,19 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
         self.leave(rows)
         self._expand_rows(rows)
 
+    def rejoin(self, rows):
+        """Released picks are candidates again (their neighbours, which joined
+        when they were picked, stay; their lists are not searched again)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        listed = self.candidates()  # merged, and without the excluded rows
+        back = np.setdiff1d(rows, listed)
+        if back.size:
+            self._member_chunks.append(back)
+        if self._buffer is not None:
+            held, _ = self._buffer.view()
+            self._buffer.append(np.setdiff1d(rows, held))  # the others revive
+        super().rejoin(rows)
+
     def pop_knn_seconds(self):
         seconds, self._knn_seconds = self._knn_seconds, 0.0
         return seconds

@@ -82,6 +82,9 @@ class RandomSubsetPool(BaseCandidatePool):
             self.density_ = DensitySum(self._X, self.n_samples_fit_)
             self.density_.add(self._members)
 
+    def rejoin(self, rows):
+        """Nothing to do: each round samples the available rows afresh."""
+
     def candidates(self):
         keep = ~self._excluded.contains(self._members)
         if not keep.all():
