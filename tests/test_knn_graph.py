@@ -191,7 +191,7 @@ def test_load_refuses_distances_of_another_shape(graph, tmp_path):
 
 
 def test_load_checks_ids_block_by_block(graph, tmp_path, monkeypatch):
-    import skseals.neighbors._graph as graph_module
+    import skseals.neighbors._graph_tables as graph_module
 
     table = np.array(graph.neighbors_)
     table[397, 7] = 400  # in the last block only
@@ -222,7 +222,7 @@ def test_fit_refuses_an_index_returning_foreign_ids(X):
 
 def test_ids_are_int64_beyond_int32(X, graph, tmp_path):
     from skseals import ActiveSearcher
-    from skseals.neighbors._graph import id_dtype
+    from skseals.neighbors._graph_tables import id_dtype
     from skseals.pool import KNNPool
 
     assert id_dtype(400) is np.int32 and id_dtype(2**31) is np.int32

@@ -16,78 +16,10 @@ from ..utils import RowBitmap, import_optional, iter_row_blocks
 from ..utils._threads import thread_limited
 from ..utils._validation import validate_rows
 from ._common import _BaseIndex, compact, read_meta, restored_on_error, write_meta
+from ._graph_tables import _first_bad_row, check_tables, id_dtype
 from ._resolve import make_index
 
 __all__ = ["KNNGraph"]
-
-#: Table entries whose ids are checked at once: a memory-mapped table is read
-#: a block at a time, never held in memory whole.
-_CHECK_ENTRIES = 1 << 22
-
-
-def id_dtype(n_rows: int) -> type:
-    """The dtype of a table of row ids: int32 if every id fits, else int64."""
-    return np.int32 if n_rows - 1 <= np.iinfo(np.int32).max else np.int64
-
-
-def _first_bad_row(ids, n_rows):
-    """First row of ``ids`` holding an id other than -1 outside [0, n_rows), or None.
-
-    Read ``_CHECK_ENTRIES`` entries at a time.
-    """
-    step = max(1, _CHECK_ENTRIES // max(1, ids.shape[1]))
-    for start in range(0, ids.shape[0], step):
-        block = np.asarray(ids[start : start + step])
-        if block.size and (block.min() < -1 or block.max() >= n_rows):
-            bad = ((block < -1) | (block >= n_rows)).any(axis=1)
-            return start + int(np.flatnonzero(bad)[0])
-    return None
-
-
-def check_tables(neighbors, distances, n_samples, n_neighbors, source):
-    """Check a neighbour table (and its distances) from ``source`` before use.
-
-    The compiled SEALS loop reads the table without bounds checks, so a table
-    of other rows would crash the process; this refuses it with a ValueError.
-    """
-    if (
-        not isinstance(neighbors, np.ndarray)
-        or neighbors.ndim != 2
-        or neighbors.dtype.kind not in "iu"
-    ):
-        raise ValueError(
-            f"{source} must be a 2-d integer array of row ids, got "
-            f"{type(neighbors).__name__} of dtype {getattr(neighbors, 'dtype', '?')} "
-            f"and shape {getattr(neighbors, 'shape', '?')}: pass the file written "
-            "by KNNGraph.save."
-        )
-    if neighbors.shape != (n_samples, n_neighbors):
-        raise ValueError(
-            f"{source} has shape {neighbors.shape} but the graph holds "
-            f"{n_samples} rows of {n_neighbors} neighbours (n_samples_fit_, "
-            "n_neighbors): the table and its .json do not belong together; "
-            "save the graph again with KNNGraph.save."
-        )
-    if (
-        not isinstance(distances, np.ndarray)
-        or distances.shape != neighbors.shape
-        or distances.dtype.kind != "f"
-    ):
-        raise ValueError(
-            f"the distances of {source} must be a float array of shape "
-            f"{neighbors.shape}, got {type(distances).__name__} of dtype "
-            f"{getattr(distances, 'dtype', '?')} and shape "
-            f"{getattr(distances, 'shape', '?')}: save the graph again with "
-            "KNNGraph.save."
-        )
-    bad = _first_bad_row(neighbors, n_samples)
-    if bad is not None:
-        raise ValueError(
-            f"{source} holds row ids outside [0, {n_samples}) (first in row "
-            f"{bad}; -1 marks a missing neighbour): it was not built on these "
-            f"{n_samples} rows. Rebuild it with KNNGraph(...).fit(X) on the rows "
-            "it is used with."
-        )
 
 
 def _graph_batch(block, start, stop, index, k):
@@ -237,6 +169,32 @@ class KNNGraph(_BaseIndex):
             self.metric_ = self.metric
             self.n_samples_fit_ = n
         return self
+
+    def search_rows(
+        self, rows: ArrayLike, n_neighbors: int, *, exclude: RowBitmap | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The stored neighbours of indexed rows: a table look-up.
+
+        Unlike the search indexes, whose answer for a row usually starts with
+        the row itself, a graph's table holds other rows only: the row is
+        never returned, and at most the ``n_neighbors`` stored are.
+
+        Parameters
+        ----------
+        rows : array-like of int
+            Row ids of the fitted X.
+        n_neighbors : int
+            Results per row; beyond the stored ones, ``-1`` / ``inf``.
+        exclude : RowBitmap or None
+            Rows never to return.
+
+        Returns
+        -------
+        distances, indices : ndarrays of shape (len(rows), n_neighbors)
+            Ascending distances (float32) and row ids (int64), ``inf`` /
+            ``-1`` where missing.
+        """
+        return super().search_rows(rows, n_neighbors, exclude=exclude)
 
     def _search_rows(self, rows, k, exclude):
         I = np.asarray(self.neighbors_[rows], dtype=np.int64)  # noqa: E741
