@@ -192,6 +192,29 @@ def test_bad_arguments_one_line_exit_2(tmp_path, capsys, args):
     assert err.count("\n") == 1 and "error:" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    "extra,message",
+    [
+        (["--n-samples", "5000"], "--n-samples shapes generated data"),
+        (["--prevalence", "0.1"], "--prevalence shapes generated data"),
+        (["--seed-positives", "1000", "--concepts", "1"], "--seed-positives 1000"),
+    ],
+)
+def test_bench_errors_name_the_option_at_fault(tmp_path, capsys, extra, message):
+    _write_shared(tmp_path / "tiny.npz")
+    with pytest.raises(SystemExit):
+        main(["bench", str(tmp_path / "tiny.npz"), "--out", str(tmp_path / "o"),
+              *extra])  # fmt: skip
+    assert message in capsys.readouterr().err
+
+
+def test_bench_npy_without_labels_asks_for_labels(tmp_path, capsys):
+    np.save(tmp_path / "X.npy", np.ones((4, 2), np.float32))
+    with pytest.raises(SystemExit):
+        main(["bench", str(tmp_path / "X.npy"), "--out", str(tmp_path / "o")])
+    assert "give the concepts with --labels" in capsys.readouterr().err
+
+
 def test_help_is_complete(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["bench", "--help"])

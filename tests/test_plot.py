@@ -87,6 +87,12 @@ def test_plot_history():
     with pytest.raises(ValueError, match="empty"):
         plot_history([])
 
+    class Learner:
+        history_ = history
+
+    ax = plot_history(Learner())  # the learner itself
+    np.testing.assert_allclose(ax.right_ax.get_lines()[0].get_ydata(), [0, 10, 20, 30])
+
 
 def test_concept_scatter_means_repetitions_at_the_last_round():
     results = RESULTS + [

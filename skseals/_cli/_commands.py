@@ -130,7 +130,9 @@ def _select_concepts(data, spec, random_state, min_positives):
         if count < 1 or count > usable.size:
             raise UsageError(
                 f"--concepts {spec}: {usable.size} concepts have >= {min_positives} "
-                "pool positives and a test positive; ask for 1 to that many."
+                f"pool positives (--seed-positives {min_positives - 1}, plus one "
+                "to find) and a test positive; ask for 1 to that many, or seed "
+                "fewer positives."
             )
         rng = np.random.default_rng(random_state)
         chosen = sorted(rng.choice(usable, size=count, replace=False).tolist())
@@ -151,16 +153,33 @@ def _select_concepts(data, spec, random_state, min_positives):
     return {names[c]: data.concepts[c] for c in chosen}
 
 
+#: Options of ``bench`` that shape generated data only.
+_GENERATOR_OPTIONS = ("n_samples", "n_features", "n_concepts", "prevalence")
+
+
 def _load(args):
     if args.data == "generated":
         return _generate(args)
     path = Path(args.data)
+    for dest in (*_GENERATOR_OPTIONS, "n_components"):
+        if getattr(args, dest) != args.subparser.get_default(dest):
+            option = "--" + dest.replace("_", "-")
+            raise UsageError(
+                f"{option} shapes generated data (DATA 'generated'); it does not "
+                f"apply to the data file {path}."
+            )
     if path.suffix.lower() not in (".npz", ".npy"):
         raise UsageError(f"DATA must be a .npz or .npy file or 'generated'; got {path}")
     if not path.exists():
         raise UsageError(f"DATA file not found: {path}")
     if args.labels is not None and not Path(args.labels).exists():
         raise UsageError(f"--labels file not found: {args.labels}")
+    if args.labels is None and path.suffix.lower() == ".npy":
+        raise UsageError(
+            f"{path} holds embeddings only: give the concepts with --labels (a "
+            ".npy int vector, -1 for no concept, or an .npz of concept "
+            "membership; see skseals bench --help)."
+        )
     try:
         return load_concept_data(
             path,

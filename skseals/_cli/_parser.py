@@ -304,7 +304,8 @@ def build_parser():
         default="auto",
         metavar="F",
         help="size of the random pool as a fraction of the rows; 'auto' uses "
-        "the mean final SEALS pool size of the same run (default: %(default)s)",
+        "the mean SEALS pool size of the same run, or 0.05 when the run has no "
+        "knn pool (default: %(default)s)",
     )
     bench.add_argument(
         "--no-normalize",

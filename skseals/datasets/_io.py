@@ -146,7 +146,9 @@ def _read_membership(source, n_samples):
     else:
         raise ValueError(
             "the concept file holds neither 'concept_indptr' and "
-            "'concept_members' nor 'labels'; see load_concept_data's docstring."
+            "'concept_members' (CSR membership of each concept) nor 'labels' "
+            "(one int per row, -1 for none); the formats are listed by "
+            "`skseals bench --help` and skseals.datasets.load_concept_data."
         )
     names = next(
         (source[k] for k in ("concept_name", "concept_names") if k in files), None

@@ -158,9 +158,10 @@ def plot_history(history, *, ax=None):
 
     Parameters
     ----------
-    history : list of dict
+    history : list of dict or fitted learner
         A learner's ``history_`` (keys ``n_labeled``, ``pool_size``,
-        ``selection_seconds``, ``knn_seconds``, ``training_seconds``).
+        ``selection_seconds``, ``knn_seconds``, ``training_seconds``), or
+        the learner itself.
     ax : matplotlib Axes, default=None
         Where to draw the timings; the pool size goes on a twin y axis. None
         makes a new figure.
@@ -183,6 +184,7 @@ def plot_history(history, *, ax=None):
     >>> len(ax.get_lines()), len(ax.right_ax.get_lines())
     (3, 1)
     """
+    history = getattr(history, "history_", history)
     if not history:
         raise ValueError("history is empty: fit a learner first.")
     ax = _axes(ax)
