@@ -356,6 +356,9 @@ def run_label(args, stdin=None, stdout=None) -> int:
         journal=args.journal,
         random_state=args.random_state,
     )
+    # the index build takes a while on a large file (IVF above 50,000 rows)
+    out.write(f"Building the {args.index} neighbour index over {n:,} rows ...\n")
+    out.flush()
     try:
         searcher.fit(X, y)
     except ValueError as exc:  # e.g. a journal written for other data
