@@ -1,6 +1,7 @@
 """SEALS semantics of the candidate pools."""
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -372,6 +373,17 @@ def test_a_pool_that_only_expands_row_by_row_picks_the_same(data):
     assert runs[0] == runs[1]
 
 
+def test_a_graph_narrower_than_k_is_announced(data):
+    X, y, _ = data
+    graph = KNNGraph(n_neighbors=4, index="exact").fit(X)
+    with pytest.warns(UserWarning, match="stores 4 neighbours per row"):
+        learner = ActiveSearcher(pool=KNNPool(9, index=graph)).fit(X, y)
+    assert learner.pool_.size() <= 4 * (y != -1).sum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ActiveSearcher(pool=KNNPool(4, index=graph)).fit(X, y)
+
+
 def test_prebuilt_index_on_other_rows_is_refused(data):
     X, y, _ = data
     index = ExactIndex().fit(X[:100])
@@ -394,7 +406,9 @@ def test_k_beyond_the_rows_searches_at_most_every_row(data, index, monkeypatch):
             else index
         )
         lr = ActiveSearcher(pool=KNNPool(k, index=idx), batch_size=20, random_state=0)
-        lr.fit(X, y)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # k beyond the graph
+            lr.fit(X, y)
         for method in ("search_rows", "neighbor_ids"):
             inner = getattr(lr.pool_.index_, method, None)
             if inner is not None:

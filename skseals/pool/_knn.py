@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -160,6 +161,16 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
                 f"The index uses metric={index_metric!r} but the pool has "
                 f"metric={self.metric!r}: pass KNNPool(metric={index_metric!r}) "
                 "or an index built with the pool's metric."
+            )
+        stored = getattr(getattr(index, "neighbors_", None), "shape", (0, None))[1]
+        if stored is not None and stored < self.n_neighbors:
+            warnings.warn(
+                f"the KNNGraph stores {stored} neighbours per row, fewer than "
+                f"n_neighbors={self.n_neighbors}: the pool adds {stored} per row. "
+                f"Build the graph with n_neighbors >= {self.n_neighbors}, or pass "
+                f"KNNPool(n_neighbors={stored}).",
+                UserWarning,
+                stacklevel=4,
             )
         return index
 
