@@ -56,6 +56,15 @@ def test_deterministic_and_seed_dependent(data):
     other = make_rare_concepts(**KW, n_components=[1, 2, 3], random_state=1)
     assert not np.array_equal(other.X, data.X)
     assert not np.array_equal(other.concept_members, data.concept_members)
+    # None draws from numpy's global RandomState, as in scikit-learn
+    state = np.random.get_state()  # noqa: NPY002
+    try:
+        np.random.seed(5)  # noqa: NPY002
+        first = make_rare_concepts(**KW, random_state=None)
+        np.random.seed(5)  # noqa: NPY002
+        assert np.array_equal(make_rare_concepts(**KW, random_state=None).X, first.X)
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
 
 
 @pytest.mark.parametrize("chunk_size", [1, 1000, 2048, 5000])

@@ -5,16 +5,22 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from sklearn.utils import Bunch
+from sklearn.utils import Bunch, check_random_state
 
 __all__ = ["pool_test_split"]
 
 
 def _seed_sequence(random_state):
-    """A SeedSequence from an int, None, RandomState, Generator or SeedSequence."""
+    """A SeedSequence from an int, None, RandomState, Generator or SeedSequence.
+
+    None draws the seed from numpy's global RandomState (scikit-learn's
+    convention: ``np.random.seed`` makes it reproducible).
+    """
     if isinstance(random_state, np.random.SeedSequence):
         return random_state
-    if random_state is None or isinstance(random_state, numbers.Integral):
+    if random_state is None:  # numpy's global RandomState, as scikit-learn
+        random_state = check_random_state(None)
+    if isinstance(random_state, numbers.Integral):
         return np.random.SeedSequence(random_state)
     if isinstance(random_state, np.random.RandomState):
         return np.random.SeedSequence(int(random_state.randint(2**31 - 1)))

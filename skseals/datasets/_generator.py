@@ -124,7 +124,7 @@ def make_rare_concepts(
         If given, ``X`` is written to this ``.npy`` file through
         :func:`numpy.lib.format.open_memmap` and returned as a memory map.
     random_state : int, RandomState instance, Generator or None, default=None
-        Seed of the data set.
+        Seed of the data set; None draws one from numpy's global RandomState.
 
     Returns
     -------
