@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
 import zlib
 
 import numpy as np
@@ -100,8 +101,12 @@ class Journal:
             )
         return decoded[0], decoded[1:]
 
-    def check_header(self, header, expected):
-        for key in ("n_samples", "n_features", "fingerprint", "kind", "classes"):
+    def check_header(self, header, expected, keys=None):
+        """Raise unless ``header`` matches ``expected`` on ``keys`` (None: the
+        data's shape and fingerprint, the learner's kind and its classes)."""
+        if keys is None:
+            keys = ("n_samples", "n_features", "fingerprint", "kind", "classes")
+        for key in keys:
             if header.get(key) != expected.get(key):
                 raise ValueError(
                     f"journal {self.path!r} was written for other data or another "
@@ -111,8 +116,12 @@ class Journal:
                 )
 
     def create(self, header):
-        record = {"format": _FORMAT, "version": _VERSION, **header}
+        """Write a new journal holding only ``header``; return its id (a
+        random hex string that tells this file from one written again)."""
+        journal_id = uuid.uuid4().hex
+        record = {"format": _FORMAT, "version": _VERSION, **header, "id": journal_id}
         self._write(_encode(record), mode="wb")
+        return journal_id
 
     def append(self, rows, labels):
         record = {"rows": [int(r) for r in rows], "labels": to_json_labels(labels)}

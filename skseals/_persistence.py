@@ -254,8 +254,12 @@ def load(path, X, *, index=None, trusted=None, journal=None):
         saved; its records past the saved ones (labels taught after the save)
         are taught, and a missing file raises FileNotFoundError rather than
         lose them. A path: that journal instead (e.g. the saved one, moved),
-        or a new one written there with the session's labels. False: go on
-        without a journal.
+        or a new one written there with the session's labels. A journal that
+        is not the one saved with the session (or was written again since)
+        must be of the same data and learner: the labels it holds that the
+        session lacks are taught, the session's labels it lacks are appended
+        to it, and a label that contradicts the session's is refused. False:
+        go on without a journal.
 
     Returns
     -------

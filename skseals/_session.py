@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._journal import Journal, data_fingerprint, to_json_labels
-from ._labels import LabelStore
+from ._labels import UNLABELED_CODE, LabelStore
 from .base import UNLABELED
 from .utils import RowBitmap
 
@@ -59,14 +59,14 @@ class SessionMixin:
         ``_create_journal``), or None when there is nothing to create.
         """
         self._journal_records = 0
-        self._journal_path = self._journal_head = None
+        self._journal_path = self._journal_id = None
+        # kept without a journal too: load(..., journal=path) checks against it
+        header = self._journal_head = self._journal_header(X, labels)
         if self.journal is None:
             return None
         # absolute: a later chdir must not move the journal in force
         self._journal_path = os.path.abspath(os.fspath(self.journal))
         journal = Journal(self._journal_path)
-        header = self._journal_header(X, labels)
-        self._journal_head = header
         if not journal.exists():
             return header
         found, records = journal.read()
@@ -74,12 +74,13 @@ class SessionMixin:
         for record in records:
             _replay(labels, record)
         self._journal_records = len(records)
+        self._journal_id = found.get("id")
         return None
 
     def _create_journal(self, header):
         """Write the header of a new journal (the last step of ``fit``)."""
         if header is not None:
-            Journal(self._journal_path).create(header)
+            self._journal_id = Journal(self._journal_path).create(header)
 
     def _journal_append(self, idx, labels):
         if self._journal_path is not None:
@@ -96,18 +97,14 @@ class SessionMixin:
         no label is only in memory and a later ``fit`` can resume from it."""
         labels = self._labels
         header = self._journal_head or self._journal_header(self.X_, labels)
-        rows, values = labels.training_set()
-        skipped = labels.skipped_rows
-        journal.create(header)
-        journal.append(
-            np.concatenate([rows, skipped]),
-            np.concatenate([values.astype(object), np.full(skipped.size, UNLABELED)]),
-        )
-        self._journal_records = 1
+        self._journal_id = journal.create(header)
+        self._journal_records = 0
+        rows, skips = self._append_labels_missing_from(journal, [])
+        rows, skips = rows.size, skips.size
         if warn:
             warnings.warn(
                 f"journal {journal.path!r} was missing: written again with the "
-                f"{rows.size} labels and {skipped.size} skips of this session.",
+                f"{rows} labels and {skips} skips of this session.",
                 UserWarning,
                 stacklevel=4,
             )
@@ -208,6 +205,7 @@ class SessionMixin:
             "journal_records": self._journal_records,
             "journal": self._journal_path,
             "journal_header": self._journal_head,
+            "journal_id": self._journal_id,
             "arrays": arrays,
         }
 
@@ -267,13 +265,14 @@ class SessionMixin:
         self._timing = dict(state["timing"])
         self._journal_records = state["journal_records"]
         self._journal_head = state.get("journal_header")
+        self._journal_id = state.get("journal_id")
         self._resume_journal(state, journal)
         self._fitted_components = self._components_in_force()
         return self
 
     def _resume_journal(self, state, journal):
         """Make the journal in force the saved one (or ``journal``: a path, or
-        False for none) and teach what it holds past the saved records."""
+        False for none) and teach what it holds that the session lacks."""
         path = state.get("journal", self.journal) if journal is None else journal
         if path is False or path is None:
             self._journal_path = None
@@ -296,19 +295,79 @@ class SessionMixin:
                 "journal=path), or journal=False to go on without it."
             )
         header, records = found.read()
-        if self._journal_head is not None:
-            found.check_header(header, self._journal_head)
-        if len(records) < self._journal_records:
-            raise ValueError(
-                f"journal {self._journal_path!r} holds {len(records)} records, "
-                f"fewer than the {self._journal_records} of this session: it is "
-                "another journal. Pass the session's journal, or journal=False."
+        expected = self._journal_head
+        if expected is None:  # a session saved before headers were kept
+            expected = self._journal_header(self.X_, self._labels)
+            found.check_header(
+                header,
+                expected,
+                keys=("n_samples", "n_features", "fingerprint", "kind"),
             )
-        for record in records[self._journal_records :]:  # taught after the save
-            idx = np.asarray(record["rows"], dtype=np.int64)
-            codes, new = self._labels.prepare(idx, record["labels"])
-            self._apply_teach(idx, codes, new)
+        else:
+            found.check_header(header, expected)
+        if header.get("id") == self._journal_id and self._journal_records <= len(
+            records
+        ):
+            # the journal saved with the session: teach its later records as
+            # they were taught, one teach() each
+            for record in records[self._journal_records :]:
+                idx = np.asarray(record["rows"], dtype=np.int64)
+                codes, new = self._labels.prepare(idx, record["labels"])
+                self._apply_teach(idx, codes, new)
+            self._journal_records = len(records)
+            return
+        # Another journal, or this one written again since the save (its
+        # records are no longer those the session counted): teach what the
+        # session lacks, then record there what the journal lacks.
+        for record in records:
+            self._teach_missing(record)
+        self._journal_id, self._journal_records = header.get("id"), len(records)
+        self._append_labels_missing_from(found, records)
+
+    def _teach_missing(self, record):
+        """Teach the labels of a journal ``record`` the session lacks (one
+        ``teach()``); a label that contradicts the session's is refused."""
+        idx = np.asarray(record["rows"], dtype=np.int64)
+        values = np.asarray(record["labels"], dtype=object)
+        if idx.size and (idx.min() < 0 or idx.max() >= self.X_.shape[0]):
+            raise ValueError(
+                "journal rows lie outside X: it was written for other data."
+            )
+        codes = self._labels.codes[idx]
+        skip = np.array([v == UNLABELED and not isinstance(v, bool) for v in values])
+        labeled = codes >= 0
+        have = self._labels.class_array()[codes[labeled & ~skip]]
+        clash = idx[labeled & ~skip][have != values[labeled & ~skip]]
+        if clash.size:
+            raise ValueError(
+                f"journal {self._journal_path!r} and the session disagree on rows "
+                f"{clash[:5].tolist()}: it is another session's journal. Pass the "
+                "session's journal, or journal=False."
+            )
+        new = np.where(skip, codes == UNLABELED_CODE, ~labeled)
+        if new.any():
+            codes, fresh = self._labels.prepare(idx[new], values[new])
+            self._apply_teach(idx[new], codes, fresh)
+
+    def _append_labels_missing_from(self, journal, records):
+        """Append to ``journal`` one record of the session's labels and skips
+        that its ``records`` lack; return those rows (labeled, skipped)."""
+        seen = [np.asarray(r["rows"], dtype=np.int64) for r in records]
+        seen = np.unique(np.concatenate(seen)) if seen else np.empty(0, np.int64)
+        labels = self._labels
+        rows, values = labels.training_set()
+        keep = ~np.isin(rows, seen)
+        rows, values = rows[keep], values[keep]
+        skipped = np.setdiff1d(labels.skipped_rows, seen)
+        if rows.size or skipped.size:
+            journal.append(
+                np.concatenate([rows, skipped]),
+                np.concatenate(
+                    [values.astype(object), np.full(skipped.size, UNLABELED)]
+                ),
+            )
             self._journal_records += 1
+        return rows, skipped
 
 
 def _replay(labels, record):

@@ -308,10 +308,45 @@ def test_load_never_drops_the_labels_of_a_missing_journal(data, tmp_path):
     e = skseals.load(tmp_path / "s", X, journal=tmp_path / "new.journal")
     f = ActiveSearcher(journal=str(tmp_path / "new.journal")).fit(X, y)
     np.testing.assert_array_equal(f.labels_, e.labels_)  # the session's labels
-    other = tmp_path / "other.journal"  # a header, no record
+    other = tmp_path / "other.journal"  # a header, no record: it gets them
     ActiveSearcher(journal=str(other)).fit(X, y)
-    with pytest.raises(ValueError, match="fewer than"):
-        skseals.load(tmp_path / "s", X, journal=other)
+    g = skseals.load(tmp_path / "s", X, journal=other)
+    h = ActiveSearcher(journal=str(other)).fit(X, y)
+    np.testing.assert_array_equal(h.labels_, g.labels_)
+    rival = tmp_path / "rival.journal"  # another session's labels
+    r = ActiveSearcher(journal=str(rival), batch_size=5, random_state=1).fit(X, y)
+    rows = r.query()
+    r.teach(rows, 1 - y_true[rows])  # the opposite answers
+    with pytest.raises(ValueError, match="disagree on rows"):
+        skseals.load(tmp_path / "s", X, journal=rival)
+
+
+def test_a_journal_written_again_after_the_save_gives_every_label(data, tmp_path):
+    X, y, y_true = data
+    journal = tmp_path / "labels.journal"
+    a = ActiveSearcher(journal=str(journal), batch_size=5, random_state=0).fit(X, y)
+    _rounds(a, y_true, 3)
+    a.save(tmp_path / "s")  # counts 3 records of this journal
+    journal.unlink()
+    with pytest.warns(UserWarning, match="written again"):
+        _rounds(a, y_true, 3)  # a new journal: 1 record of all labels, then 2
+    b = skseals.load(tmp_path / "s", X)
+    np.testing.assert_array_equal(b.labels_, a.labels_)
+    # a journal given at load, taught into, and given again
+    c = skseals.load(tmp_path / "s", X, journal=tmp_path / "new.journal")
+    _rounds(c, y_true, 2)
+    d = skseals.load(tmp_path / "s", X, journal=tmp_path / "new.journal")
+    np.testing.assert_array_equal(d.labels_, c.labels_)
+
+
+def test_a_journal_of_other_data_is_refused_at_load(data, tmp_path):
+    X, y, y_true = data
+    a = ActiveLearner(pool="full", random_state=0).fit(X, y)  # no journal
+    a.save(tmp_path / "s")
+    foreign = tmp_path / "foreign.journal"
+    ActiveLearner(journal=str(foreign)).fit(X[::-1].copy(), y)
+    with pytest.raises(ValueError, match="other data"):
+        skseals.load(tmp_path / "s", X, journal=foreign)
 
 
 def test_a_relative_journal_stays_where_fit_found_it(data, tmp_path, monkeypatch):
