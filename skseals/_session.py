@@ -6,6 +6,7 @@ import os
 import threading
 import warnings
 from contextlib import contextmanager
+from numbers import Integral
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -14,6 +15,7 @@ from ._journal import Journal, data_fingerprint, to_json_labels
 from ._labels import UNLABELED_CODE, LabelStore
 from .base import UNLABELED
 from .utils import RowBitmap
+from .utils._validation import seed_if_unset
 
 __all__ = ["SessionMixin"]
 
@@ -242,7 +244,10 @@ class SessionMixin:
             self.excluded_.add(rows)
         self.query_strategy_ = make_strategy(self.query_strategy)
         pool_state = {k[6:]: v for k, v in arrays.items() if k.startswith("pool__")}
-        self.pool_ = make_pool(self.pool).set_state(
+        # an index rebuilt here (saved without it) gets the seed fit gave it;
+        # a RandomState parameter cannot be drawn from again as at fit
+        seed = self._component_seed if isinstance(self.random_state, Integral) else None
+        self.pool_ = seed_if_unset(make_pool(self.pool), seed).set_state(
             X, self.excluded_, pool_state, index=index
         )
         # the model in use: fitted on every label, or before a failed refit

@@ -378,10 +378,17 @@ def _annoy_one_tree():
     return AnnoyIndex(n_trees=1)
 
 
+def _graph_of_annoy():
+    from skseals.neighbors import KNNGraph
+
+    pytest.importorskip("annoy")
+    return KNNGraph(5, index="annoy")
+
+
 @pytest.mark.parametrize(
     "make_index",
-    [lambda: FaissIndex("IVF16,Flat", nprobe=1), _annoy_one_tree],
-    ids=["faiss-ivf", "annoy"],
+    [lambda: FaissIndex("IVF16,Flat", nprobe=1), _annoy_one_tree, _graph_of_annoy],
+    ids=["faiss-ivf", "annoy", "graph"],
 )
 def test_learner_seed_builds_the_same_index(blobs, make_index):
     # An index whose build is random (k-means, a forest) and left unseeded

@@ -233,6 +233,24 @@ def _refresh_manifest(directory):
     path.write_text(json.dumps(manifest))
 
 
+def test_an_index_rebuilt_at_load_is_seeded_as_at_fit(data, tmp_path):
+    # Saved without its index, a seeded learner rebuilds the same one at load.
+    pytest.importorskip("annoy")
+    from skseals.neighbors import AnnoyIndex
+
+    X, y, y_true = data
+    a = ActiveSearcher(
+        pool=KNNPool(10, index=AnnoyIndex(n_trees=1)), batch_size=5, random_state=0
+    ).fit(X, y)
+    _rounds(a, y_true, 1)
+    a.save(tmp_path / "s", include_index=False)
+    b = skseals.load(tmp_path / "s", X)
+    assert b.pool_.random_state == a.pool_.random_state
+    np.testing.assert_array_equal(
+        np.concatenate(_rounds(b, y_true, 3)), np.concatenate(_rounds(a, y_true, 3))
+    )
+
+
 def test_tampered_truncated_or_foreign_sessions_are_refused(data, tmp_path):
     X, y, y_true = data
     learner = ActiveSearcher(random_state=0).fit(X, y)

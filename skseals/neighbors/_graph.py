@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..utils import RowBitmap, import_optional, iter_row_blocks
 from ..utils._threads import thread_limited
-from ..utils._validation import validate_rows
+from ..utils._validation import seed_if_unset, validate_rows
 from ._common import _BaseIndex, compact, read_meta, restored_on_error, write_meta
 from ._graph_tables import _first_bad_row, check_tables, id_dtype
 from ._resolve import make_index
@@ -64,6 +64,10 @@ class KNNGraph(_BaseIndex):
         Rows searched per call to the index.
     verbose : bool, default=False
         Show a progress bar (needs tqdm: ``pip install "skseals[progress]"``).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the index the graph builds (from an alias, or an unfitted index
+        object whose own ``random_state`` is None); a learner whose pool
+        builds the graph sets it from its own ``random_state``.
 
     Attributes
     ----------
@@ -100,6 +104,7 @@ class KNNGraph(_BaseIndex):
         "index": [str, HasMethods(["fit", "search", "search_rows"])],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "verbose": ["boolean"],
+        "random_state": ["random_state"],
     }
 
     def __init__(
@@ -109,12 +114,14 @@ class KNNGraph(_BaseIndex):
         metric: str = "cosine",
         batch_size: int = 8192,
         verbose: bool = False,
+        random_state=None,
     ):
         self.n_neighbors = n_neighbors
         self.index = index
         self.metric = metric
         self.batch_size = batch_size
         self.verbose = verbose
+        self.random_state = random_state
 
     @thread_limited
     def fit(self, X: ArrayLike, y: None = None) -> KNNGraph:
@@ -140,7 +147,7 @@ class KNNGraph(_BaseIndex):
             n, k = X.shape[0], self.n_neighbors
             index = make_index(self.index, self.metric, n)
             if getattr(index, "n_samples_fit_", None) is None:
-                index = clone(index).fit(X)
+                index = seed_if_unset(clone(index), self.random_state).fit(X)
             self.n_samples_fit_ = None
             self.index_ = index
             neighbors = np.full((n, k), -1, dtype=id_dtype(n))
