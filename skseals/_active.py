@@ -19,7 +19,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._cold_start import CentroidClassifier, in_class_order
-from ._labels import LabelStore
+from ._labels import UNLABELED_CODE, LabelStore
 from ._querying import QueryMixin
 from ._session import SessionMixin
 from ._training import TrainingMixin
@@ -283,6 +283,10 @@ class _BaseActive(
     def _as_labels(self, labels):
         """``labels`` as given to ``teach`` (a searcher maps booleans)."""
         return labels
+
+    def _is_taught(self, rows):
+        """Whether each of ``rows`` was taught (labeled or skipped)."""
+        return self._labels.codes[np.asarray(rows, dtype=np.int64)] != UNLABELED_CODE
 
     def _check_teach(self, indices, labels):
         """Raise what ``teach(indices, labels)`` would for bad input; change

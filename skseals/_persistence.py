@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 
 from ._journal import data_fingerprint
-from .base import BaseNeighborIndex
+from .base import BaseNeighborIndex, _is_index_like
 from .utils import import_optional
 
 __all__ = ["save_session", "load"]
@@ -59,7 +59,7 @@ def _param_to_json(value, saved_index):
         return {"__random_state__": _rng_to_json(value)}
     if isinstance(value, (int, float, np.integer, np.floating)):
         return value.item() if isinstance(value, np.generic) else value
-    if isinstance(value, BaseNeighborIndex) and getattr(value, "n_samples_fit_", None):
+    if _is_index_like(value) and getattr(value, "n_samples_fit_", None):
         if value is not saved_index:
             raise ValueError(
                 "This learner's pool parameter holds a fitted index that is not the "
@@ -151,6 +151,15 @@ def _check_manifest(directory):
 def _save_index(index, directory, X):
     if index is None:
         return None
+    from . import neighbors
+
+    if type(index).__name__ not in neighbors.__all__:
+        raise TypeError(
+            f"the index in use, a {type(index).__name__}, is not one of skseals's "
+            "index classes and cannot be written into the session: save with "
+            "include_index=False and pass it back with skseals.load(path, X, "
+            "index=...)."
+        )
     index.save(os.path.join(directory, "index"))
     entry = {"class": type(index).__name__}
     inner = getattr(index, "index_", None)

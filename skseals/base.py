@@ -467,6 +467,13 @@ class _RowByRowBatch:
         pass
 
 
+def _is_index_like(obj):
+    """Whether ``obj`` answers as a neighbour index: ``fit``, ``search`` and
+    ``search_rows`` (a :class:`BaseNeighborIndex`, or any object with them)."""
+    calls = ("fit", "search", "search_rows")
+    return all(callable(getattr(obj, name, None)) for name in calls)
+
+
 class BaseNeighborIndex(BaseEstimator, metaclass=ABCMeta):
     """A nearest-neighbour index over the rows of the X it was fitted on.
 

@@ -260,7 +260,8 @@ class LabelingSession:
         except BaseException:
             # Interrupted after the labels were recorded (e.g. Ctrl-C in the
             # refit): they are taught; drop them here so none is taught twice.
-            if not np.isin(rows, self.learner.pending_indices_).any():
+            # (Not "no longer pending": release() frees rows untaught.)
+            if self.learner._is_taught(rows).all():
                 self._taught(n)
             raise
         self._taught(n)

@@ -276,6 +276,27 @@ def test_an_interrupted_refit_does_not_teach_the_answers_twice(monkeypatch):
     assert session.commit() == 0  # nothing left to teach (twice)
 
 
+def test_a_failed_commit_keeps_answers_of_released_rows(tmp_path):
+    journal_dir = tmp_path / "j"
+    journal_dir.mkdir()
+    searcher = _searcher(batch_size=3, journal=journal_dir / "labels.journal")
+    session = LabelingSession(searcher)
+    batch = session.next_batch()
+    session.answer("y")
+    session.answer("n")
+    searcher.release()  # e.g. from another notebook cell: no longer pending
+    (journal_dir / "labels.journal").unlink()
+    journal_dir.rmdir()  # the journal cannot be written: teach() raises
+    with pytest.raises(OSError):
+        session.commit()
+    assert session.answers_ == [1, 0]  # kept: nothing was taught
+    assert searcher.labels_[batch[:2]].tolist() == [-1, -1]
+    journal_dir.mkdir()
+    with pytest.warns(UserWarning, match="written again"):
+        assert session.commit() == 2
+    assert searcher.labels_[batch[:2]].tolist() == [1, 0]
+
+
 def test_class_values_win_over_command_words():
     # Sizes "s", "m", "l": "s" is a class here, never a skip; "no" too.
     rng = np.random.RandomState(0)

@@ -87,10 +87,13 @@ def test_plot_history():
     with pytest.raises(ValueError, match="empty"):
         plot_history([])
 
-    class Learner:
-        history_ = history
+    from skseals import ActiveLearner
 
-    ax = plot_history(Learner())  # the learner itself
+    learner = ActiveLearner()
+    with pytest.raises(ValueError, match="fit a learner first"):
+        plot_history(learner)
+    learner.history_ = history  # as fit and teach keep it
+    ax = plot_history(learner)  # the learner itself
     np.testing.assert_allclose(ax.right_ax.get_lines()[0].get_ydata(), [0, 10, 20, 30])
 
 

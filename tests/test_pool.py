@@ -376,8 +376,9 @@ def test_a_pool_that_only_expands_row_by_row_picks_the_same(data):
 def test_a_graph_narrower_than_k_is_announced(data):
     X, y, _ = data
     graph = KNNGraph(n_neighbors=4, index="exact").fit(X)
-    with pytest.warns(UserWarning, match="stores 4 neighbours per row"):
+    with pytest.warns(UserWarning, match="stores 4 neighbours per row") as caught:
         learner = ActiveSearcher(pool=KNNPool(9, index=graph)).fit(X, y)
+    assert caught[0].filename == __file__  # points at the caller's line
     assert learner.pool_.size() <= 4 * (y != -1).sum()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -550,6 +551,25 @@ def test_a_duck_typed_fitted_index_serves_as_the_index_object():
         for index in (exact, _DuckIndex(exact))
     ]
     np.testing.assert_array_equal(*picks)
+
+
+def test_a_duck_typed_index_is_saved_by_reference(tmp_path):
+    import skseals
+    from skseals import ActiveLearner
+    from skseals.neighbors import ExactIndex
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    y = np.full(300, -1)
+    y[:6] = [0, 1, 0, 1, 0, 1]
+    duck = _DuckIndex(ExactIndex().fit(X))
+    learner = ActiveLearner(pool=KNNPool(8, index=duck), random_state=0).fit(X, y)
+    assert learner.pool_.index_ is duck  # shared, not deep-copied by clone()
+    with pytest.raises(TypeError, match="include_index=False"):
+        learner.save(tmp_path / "with")
+    learner.save(tmp_path / "s", include_index=False)
+    resumed = skseals.load(tmp_path / "s", X, index=duck)
+    np.testing.assert_array_equal(resumed.query(), learner.query())
 
 
 def _release_pools(X):

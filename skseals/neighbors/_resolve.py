@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-from ..base import METRICS, BaseNeighborIndex
+from ..base import METRICS, BaseNeighborIndex, _is_index_like
 from ._common import built_metric
 
 __all__ = ["INDEX_ALIASES", "make_index"]
 
 #: Accepted index aliases (``"hnsw"`` is a synonym of ``"hnswlib"``).
 INDEX_ALIASES = ("exact", "faiss", "hnswlib", "hnsw", "annoy")
-
-
-def _is_index(obj):
-    return all(
-        callable(getattr(obj, name, None)) for name in ("fit", "search", "search_rows")
-    )
 
 
 def make_index(
@@ -80,7 +74,7 @@ def make_index(
             f"index={index!r} is not a known index alias: use one of "
             f"{INDEX_ALIASES} or pass an index object (e.g. FaissIndex('HNSW32'))."
         )
-    if not _is_index(index):
+    if not _is_index_like(index):
         raise TypeError(
             "index must be an alias string or an object with fit, search and "
             f"search_rows methods (e.g. skseals.neighbors.FaissIndex), got "

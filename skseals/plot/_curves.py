@@ -184,7 +184,8 @@ def plot_history(history, *, ax=None):
     >>> len(ax.get_lines()), len(ax.right_ax.get_lines())
     (3, 1)
     """
-    history = getattr(history, "history_", history)
+    if hasattr(history, "get_params"):  # a learner
+        history = getattr(history, "history_", None)
     if not history:
         raise ValueError("history is empty: fit a learner first.")
     ax = _axes(ax)

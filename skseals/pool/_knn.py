@@ -170,7 +170,7 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
                 f"Build the graph with n_neighbors >= {self.n_neighbors}, or pass "
                 f"KNNPool(n_neighbors={stored}).",
                 UserWarning,
-                stacklevel=4,
+                stacklevel=5,  # the caller of the learner's fit
             )
         return index
 
