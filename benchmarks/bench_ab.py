@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import inspect
 import io
 import os
 import subprocess
@@ -84,7 +85,9 @@ def old_twin(old, new_learner, X, y, seed):
     old_index = index_cls.__new__(index_cls)
     old_index.__dict__.update(index.__dict__)
     pool_cls = getattr(importlib.import_module(f"{OLD_NAME}.pool"), type(pool).__name__)
-    params = {**pool.get_params(deep=False), "index": old_index}
+    accepted = inspect.signature(pool_cls).parameters  # params added since drop
+    params = {k: v for k, v in pool.get_params(deep=False).items() if k in accepted}
+    params["index"] = old_index
     learner = old.ActiveLearner(
         query_strategy=new_learner.query_strategy,
         pool=pool_cls(**params),
