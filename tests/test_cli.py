@@ -102,11 +102,13 @@ def test_bench_generated(tmp_path, capsys):
             "--n-concepts", "2", "--prevalence", "0.02", "--pools", "full",
             "--budget", "50", "--repetitions", "1", "--out", str(tmp_path),
             "--no-plot"]  # fmt: skip
+    (tmp_path / "learning_curves.png").write_bytes(b"an earlier run's plot")
     assert main(args) == 0
     assert [r["config"] for r in _table(tmp_path / "table.csv")] == [
         "MaxEnt-Full",
         "MLP-Full",
     ]
+    assert not (tmp_path / "learning_curves.png").exists()  # it would mislead
 
 
 def test_generated_concepts_can_be_fragmented():

@@ -94,9 +94,11 @@ def write_outputs(results, out, *, title, plot=True):
         "curves": write_results(summarize(results), out / "curves.csv"),
         "table": write_results(summary_table(results), out / "table.csv"),
     }
+    png = out / "learning_curves.png"
+    png.unlink(missing_ok=True)  # an earlier run's plot would not match
     if plot:
         try:
-            paths["plot"] = _plot(results, out / "learning_curves.png", title)
+            paths["plot"] = _plot(results, png, title)
         except ImportError as exc:  # matplotlib is optional
             paths["plot_error"] = str(exc)
     return paths
