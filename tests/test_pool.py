@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import make_blobs
 
 from skseals import UNLABELED, ActiveLearner, ActiveSearcher
@@ -565,6 +566,7 @@ def test_a_duck_typed_index_is_saved_by_reference(tmp_path):
     duck = _DuckIndex(ExactIndex().fit(X))
     learner = ActiveLearner(pool=KNNPool(8, index=duck), random_state=0).fit(X, y)
     assert learner.pool_.index_ is duck  # shared, not deep-copied by clone()
+    assert clone(learner).pool.index is duck
     with pytest.raises(TypeError, match="include_index=False"):
         learner.save(tmp_path / "with")
     learner.save(tmp_path / "s", include_index=False)

@@ -141,6 +141,16 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
         self.row_cache = row_cache
         self.random_state = random_state
 
+    def __sklearn_clone__(self):
+        # A fitted index object is shared, never copied: clone() keeps
+        # skseals's indexes as they are but would deep-copy any other.
+        params = self.get_params(deep=False)
+        index = params.pop("index")
+        if getattr(index, "n_samples_fit_", None) is None:
+            index = clone(index, safe=False)
+        params = {k: clone(v, safe=False) for k, v in params.items()}
+        return type(self)(index=index, **params)
+
     def _fit_index(self, X):
         from ..neighbors import make_index
         from ..neighbors._common import built_metric

@@ -56,13 +56,7 @@ def make_pool(pool):
             )
         return POOL_ALIASES[pool]()
     if isinstance(pool, BaseCandidatePool):
-        copy = clone(pool)
-        # A fitted index is shared, never copied: clone() keeps skseals's
-        # indexes as they are, but deep-copies any other object.
-        index = pool.get_params(deep=False).get("index")
-        if getattr(index, "n_samples_fit_", None) is not None:
-            copy.set_params(index=index)
-        return copy
+        return clone(pool)
     raise TypeError(
         "The 'pool' parameter must be an alias "
         f"{sorted(POOL_ALIASES)} or a pool instance such as KNNPool(); got "
