@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 import zlib
 
 import numpy as np
@@ -116,12 +115,8 @@ class Journal:
                 )
 
     def create(self, header):
-        """Write a new journal holding only ``header``; return its id (a
-        random hex string that tells this file from one written again)."""
-        journal_id = uuid.uuid4().hex
-        record = {"format": _FORMAT, "version": _VERSION, **header, "id": journal_id}
+        record = {"format": _FORMAT, "version": _VERSION, **header}
         self._write(_encode(record), mode="wb")
-        return journal_id
 
     def append(self, rows, labels):
         record = {"rows": [int(r) for r in rows], "labels": to_json_labels(labels)}

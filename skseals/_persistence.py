@@ -72,10 +72,17 @@ def _param_to_json(value, saved_index):
             "__class__": type(value).__name__,
             "params": {k: _param_to_json(v, saved_index) for k, v in params.items()},
         }
+    hint = ""
+    if _is_index_like(value):
+        hint = (
+            " An index of another kind is saved by reference once fitted: fit "
+            "it, pass it fitted, save with include_index=False and give it back "
+            "to skseals.load(path, X, index=...)."
+        )
     raise TypeError(
         f"Cannot save parameter value {value!r} of type {type(value).__name__}: "
         "sessions store numbers, strings, paths, RandomState instances and skseals "
-        "components (estimators go through skops)."
+        f"components (estimators go through skops).{hint}"
     )
 
 
@@ -260,15 +267,14 @@ def load(path, X, *, index=None, trusted=None, journal=None):
         Extra types to trust when reading the estimator with skops.
     journal : str, path-like or False, default=None
         The journal to continue. None: the one in force when the session was
-        saved; its records past the saved ones (labels taught after the save)
-        are taught, and a missing file raises FileNotFoundError rather than
-        lose them. A path: that journal instead (e.g. the saved one, moved),
-        or a new one written there with the session's labels. A journal that
-        is not the one saved with the session (or was written again since)
-        must be of the same data and learner: the labels it holds that the
-        session lacks are taught, the session's labels it lacks are appended
-        to it, and a label that contradicts the session's is refused. False:
-        go on without a journal.
+        saved (a missing file raises FileNotFoundError rather than lose the
+        labels taught after the save). A path: that journal instead (e.g.
+        the saved one, moved; it must be of the same data and learner), or a
+        new one written there with the session's labels. The journal's
+        labels the session lacks (taught after the save, by it or by another
+        load of the same save) are taught record by record, as they were;
+        the session's labels it lacks are appended to it; a label that
+        contradicts the session's is refused. False: go on without a journal.
 
     Returns
     -------

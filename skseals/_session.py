@@ -61,7 +61,7 @@ class SessionMixin:
         ``_create_journal``), or None when there is nothing to create.
         """
         self._journal_records = 0
-        self._journal_path = self._journal_id = None
+        self._journal_path = None
         # kept without a journal too: load(..., journal=path) checks against it
         header = self._journal_head = self._journal_header(X, labels)
         if self.journal is None:
@@ -76,13 +76,12 @@ class SessionMixin:
         for record in records:
             _replay(labels, record)
         self._journal_records = len(records)
-        self._journal_id = found.get("id")
         return None
 
     def _create_journal(self, header):
         """Write the header of a new journal (the last step of ``fit``)."""
         if header is not None:
-            self._journal_id = Journal(self._journal_path).create(header)
+            Journal(self._journal_path).create(header)
 
     def _journal_append(self, idx, labels):
         if self._journal_path is not None:
@@ -99,7 +98,7 @@ class SessionMixin:
         no label is only in memory and a later ``fit`` can resume from it."""
         labels = self._labels
         header = self._journal_head or self._journal_header(self.X_, labels)
-        self._journal_id = journal.create(header)
+        journal.create(header)
         self._journal_records = 0
         rows, skips = self._append_labels_missing_from(journal, [])
         rows, skips = rows.size, skips.size
@@ -207,7 +206,7 @@ class SessionMixin:
             "journal_records": self._journal_records,
             "journal": self._journal_path,
             "journal_header": self._journal_head,
-            "journal_id": self._journal_id,
+            "pool_seed": _json_seed(getattr(self.pool_, "random_state", None)),
             "arrays": arrays,
         }
 
@@ -244,9 +243,14 @@ class SessionMixin:
             self.excluded_.add(rows)
         self.query_strategy_ = make_strategy(self.query_strategy)
         pool_state = {k[6:]: v for k, v in arrays.items() if k.startswith("pool__")}
-        # an index rebuilt here (saved without it) gets the seed fit gave it;
-        # a RandomState parameter cannot be drawn from again as at fit
-        seed = self._component_seed if isinstance(self.random_state, Integral) else None
+        # an index rebuilt here (saved without it) gets the seed fit gave it
+        seed = state.get("pool_seed")
+        if seed is None and "pool_seed" not in state:  # saved before it was kept
+            seed = (
+                self._component_seed
+                if isinstance(self.random_state, Integral)
+                else None
+            )
         self.pool_ = seed_if_unset(make_pool(self.pool), seed).set_state(
             X, self.excluded_, pool_state, index=index
         )
@@ -270,7 +274,6 @@ class SessionMixin:
         self._timing = dict(state["timing"])
         self._journal_records = state["journal_records"]
         self._journal_head = state.get("journal_header")
-        self._journal_id = state.get("journal_id")
         self._resume_journal(state, journal)
         self._fitted_components = self._components_in_force()
         return self
@@ -290,6 +293,16 @@ class SessionMixin:
         found = Journal(self._journal_path)
         if not found.exists():
             if journal is not None:  # a new journal at the path given
+                saved = state.get("journal")
+                if saved and Journal(saved).exists():
+                    warnings.warn(
+                        f"a new journal is written at {self._journal_path!r}; "
+                        f"the session's journal {saved!r} exists, and labels it "
+                        "holds that were taught after the save are not loaded: "
+                        "load with journal=None (or its path) to have them.",
+                        UserWarning,
+                        stacklevel=4,
+                    )
                 self._write_journal_again(found, warn=False)
                 return
             raise FileNotFoundError(
@@ -310,23 +323,14 @@ class SessionMixin:
             )
         else:
             found.check_header(header, expected)
-        if header.get("id") == self._journal_id and self._journal_records <= len(
-            records
-        ):
-            # the journal saved with the session: teach its later records as
-            # they were taught, one teach() each
-            for record in records[self._journal_records :]:
-                idx = np.asarray(record["rows"], dtype=np.int64)
-                codes, new = self._labels.prepare(idx, record["labels"])
-                self._apply_teach(idx, codes, new)
-            self._journal_records = len(records)
-            return
-        # Another journal, or this one written again since the save (its
-        # records are no longer those the session counted): teach what the
-        # session lacks, then record there what the journal lacks.
+        # Teach, record by record as they were taught, what the journal holds
+        # that the session lacks: the records after the save, and those of
+        # anyone else who taught into it since (another load of the same
+        # save, a journal written again); then append there the session's
+        # labels it lacks (taught without it, or before it was written again).
         for record in records:
             self._teach_missing(record)
-        self._journal_id, self._journal_records = header.get("id"), len(records)
+        self._journal_records = len(records)
         self._append_labels_missing_from(found, records)
 
     def _teach_missing(self, record):
@@ -339,15 +343,17 @@ class SessionMixin:
                 "journal rows lie outside X: it was written for other data."
             )
         codes = self._labels.codes[idx]
-        skip = np.array([v == UNLABELED and not isinstance(v, bool) for v in values])
+        skip = _skips(values)
         labeled = codes >= 0
         have = self._labels.class_array()[codes[labeled & ~skip]]
         clash = idx[labeled & ~skip][have != values[labeled & ~skip]]
         if clash.size:
             raise ValueError(
                 f"journal {self._journal_path!r} and the session disagree on rows "
-                f"{clash[:5].tolist()}: it is another session's journal. Pass the "
-                "session's journal, or journal=False."
+                f"{clash[:5].tolist()}: it is another session's journal, or two "
+                "sessions loaded from one save taught these rows differently. "
+                "Pass another journal, or journal=False to go on from the saved "
+                "session alone."
             )
         new = np.where(skip, codes == UNLABELED_CODE, ~labeled)
         if new.any():
@@ -357,13 +363,17 @@ class SessionMixin:
     def _append_labels_missing_from(self, journal, records):
         """Append to ``journal`` one record of the session's labels and skips
         that its ``records`` lack; return those rows (labeled, skipped)."""
-        seen = [np.asarray(r["rows"], dtype=np.int64) for r in records]
-        seen = np.unique(np.concatenate(seen)) if seen else np.empty(0, np.int64)
+        held, labeled = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
+        for record in records:  # rows the journal holds; rows it labels
+            idx = np.asarray(record["rows"], dtype=np.int64)
+            held.append(idx)
+            labeled.append(idx[~_skips(record["labels"])])
+        held, labeled = np.concatenate(held), np.concatenate(labeled)
         labels = self._labels
         rows, values = labels.training_set()
-        keep = ~np.isin(rows, seen)
+        keep = ~np.isin(rows, labeled)  # a journal skip is no label
         rows, values = rows[keep], values[keep]
-        skipped = np.setdiff1d(labels.skipped_rows, seen)
+        skipped = np.setdiff1d(labels.skipped_rows, held)
         if rows.size or skipped.size:
             journal.append(
                 np.concatenate([rows, skipped]),
@@ -375,26 +385,42 @@ class SessionMixin:
         return rows, skipped
 
 
+def _skips(values):
+    """Which of a record's labels are skips (``UNLABELED``)."""
+    return np.array(
+        [v == UNLABELED and not isinstance(v, bool) for v in values], dtype=bool
+    )
+
+
+def _json_seed(seed):
+    """An int seed as JSON (None for anything else)."""
+    return int(seed) if isinstance(seed, Integral) else None
+
+
 def _replay(labels, record):
-    """Apply one journal record to a LabelStore (rows labeled alike in y pass)."""
+    """Apply one journal record to a LabelStore: rows labeled alike already
+    (in y or an earlier record) pass, and a skip never undoes a label."""
     idx = np.asarray(record["rows"], dtype=np.int64)
     values = np.asarray(record["labels"], dtype=object)
     if idx.size and (idx.min() < 0 or idx.max() >= labels.codes.shape[0]):
         raise ValueError("journal rows lie outside X: it was written for other data.")
     current = labels.codes[idx]
     known = current >= 0
-    if known.any():
-        have = labels.class_array()[current[known]]
+    check = known & ~_skips(values)
+    if check.any():
+        have = labels.class_array()[current[check]]
         clash = [
             int(r)
-            for r, a, b in zip(idx[known], have, values[known], strict=True)
+            for r, a, b in zip(idx[check], have, values[check], strict=True)
             if a != b
         ]
         if clash:
             raise ValueError(
-                f"y and the journal disagree on rows {clash[:5]}: the journal holds "
-                "the human labels taught after this y was made. Pass the original y "
-                "(or fix it), or another `journal` path."
+                f"the journal labels rows {clash[:5]} otherwise than y or an "
+                "earlier record of it does: pass the original y (the journal holds "
+                "the labels taught after it was made), or another `journal` path "
+                "(two sessions loaded from one save may have taught these rows "
+                "differently)."
             )
     idx, values = idx[~known], values[~known]
     if idx.size:

@@ -94,7 +94,7 @@ def test_damaged_or_foreign_journals_are_refused(data, tmp_path):
     row = np.flatnonzero(a.labels_ != UNLABELED)
     row = row[y[row] == UNLABELED][0]
     conflicting[row] = 1 - a.labels_[row]
-    with pytest.raises(ValueError, match="disagree"):
+    with pytest.raises(ValueError, match="otherwise than y"):
         ActiveSearcher(journal=journal).fit(X, conflicting)
     lines = open(journal, "rb").read().split(b"\n")
     lines[1] = lines[1].replace(b'"rows":[', b'"rows":[7,')
@@ -351,10 +351,82 @@ def test_a_journal_written_again_after_the_save_gives_every_label(data, tmp_path
     b = skseals.load(tmp_path / "s", X)
     np.testing.assert_array_equal(b.labels_, a.labels_)
     # a journal given at load, taught into, and given again
-    c = skseals.load(tmp_path / "s", X, journal=tmp_path / "new.journal")
+    with pytest.warns(UserWarning, match="not loaded: load with journal=None"):
+        c = skseals.load(tmp_path / "s", X, journal=tmp_path / "new.journal")
     _rounds(c, y_true, 2)
     d = skseals.load(tmp_path / "s", X, journal=tmp_path / "new.journal")
     np.testing.assert_array_equal(d.labels_, c.labels_)
+
+
+def test_two_loads_of_one_save_teaching_into_its_journal(data, tmp_path):
+    X, y, y_true = data
+    journal = str(tmp_path / "j")
+    ActiveSearcher(journal=journal, batch_size=3, random_state=0).fit(X, y).save(
+        tmp_path / "s"
+    )
+    one, two = skseals.load(tmp_path / "s", X), skseals.load(tmp_path / "s", X)
+    rows = one.query()
+    assert (two.query() == rows).all()  # the same rows, taught by both
+    one.teach(rows[:1], y_true[rows[:1]])
+    two.teach(rows[1:2], y_true[rows[1:2]])
+    two.save(tmp_path / "s2")
+    again = skseals.load(tmp_path / "s2", X)  # has both records
+    refit = ActiveSearcher(journal=journal).fit(X, y)
+    np.testing.assert_array_equal(again.labels_, refit.labels_)
+    assert (again.labels_[rows[:2]] != UNLABELED).all()
+    two.teach(rows[:1], 1 - y_true[rows[:1]])  # the other answer to row 0
+    with pytest.raises(ValueError, match="loaded from one save"):
+        skseals.load(tmp_path / "s2", X)
+
+
+def test_labels_taught_without_the_journal_reach_it_later(data, tmp_path):
+    X, y, y_true = data
+    journal = str(tmp_path / "j")
+    ActiveSearcher(journal=journal, batch_size=3, random_state=0).fit(X, y).save(
+        tmp_path / "s"
+    )
+    alone = skseals.load(tmp_path / "s", X, journal=False)
+    rows = alone.query()
+    alone.teach(rows, [UNLABELED, 0, 1])
+    alone.save(tmp_path / "s2")
+    back = skseals.load(tmp_path / "s2", X, journal=journal)
+    refit = ActiveSearcher(journal=journal).fit(X, y)
+    np.testing.assert_array_equal(refit.labels_, back.labels_)
+    np.testing.assert_array_equal(refit.skipped_, back.skipped_)
+
+
+def test_a_journal_skip_does_not_stand_for_the_sessions_label(data, tmp_path):
+    X, y, _ = data
+    a_path, b_path = str(tmp_path / "a"), str(tmp_path / "b")
+    a = ActiveSearcher(journal=a_path, batch_size=3, random_state=0).fit(X, y)
+    b = ActiveSearcher(journal=b_path, batch_size=3, random_state=0).fit(X, y)
+    rows = a.query()
+    a.teach(rows, [UNLABELED] * 3)
+    b.teach(rows, [0, 0, 0])
+    b.save(tmp_path / "sb")
+    merged = skseals.load(tmp_path / "sb", X, journal=a_path)
+    assert merged.labels_[rows].tolist() == [0, 0, 0]
+    refit = ActiveSearcher(journal=a_path).fit(X, y)  # skip, then the label
+    assert refit.labels_[rows].tolist() == [0, 0, 0]
+
+
+def test_an_index_rebuilt_at_load_with_a_random_state_instance(data, tmp_path):
+    pytest.importorskip("annoy")
+    from skseals.neighbors import AnnoyIndex
+
+    X, y, y_true = data
+    a = ActiveSearcher(
+        pool=KNNPool(10, index=AnnoyIndex(n_trees=1)),
+        batch_size=5,
+        random_state=np.random.RandomState(5),
+    ).fit(X, y)
+    _rounds(a, y_true, 1)
+    a.save(tmp_path / "s", include_index=False)
+    b = skseals.load(tmp_path / "s", X)
+    assert b.pool_.random_state == a.pool_.random_state
+    np.testing.assert_array_equal(
+        np.concatenate(_rounds(b, y_true, 3)), np.concatenate(_rounds(a, y_true, 3))
+    )
 
 
 def test_a_journal_of_other_data_is_refused_at_load(data, tmp_path):
