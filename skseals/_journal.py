@@ -43,6 +43,10 @@ def to_json_labels(values):
     return out
 
 
+def _record(rows, labels):
+    return {"rows": [int(r) for r in rows], "labels": to_json_labels(labels)}
+
+
 def _encode(record):
     payload = json.dumps(record, separators=(",", ":"), sort_keys=True)
     crc = zlib.crc32(payload.encode()) & 0xFFFFFFFF
@@ -114,13 +118,26 @@ class Journal:
                     "`journal` path."
                 )
 
-    def create(self, header):
-        record = {"format": _FORMAT, "version": _VERSION, **header}
-        self._write(_encode(record), mode="wb")
+    def create(self, header, rows=None, labels=None):
+        """Write a new journal: ``header``, and a first record when ``rows``
+        are given. Atomic: the file appears whole or not at all (a journal
+        that lost its first record would look complete)."""
+        data = _encode({"format": _FORMAT, "version": _VERSION, **header})
+        if rows is not None:
+            data += _encode(_record(rows, labels))
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
 
     def append(self, rows, labels):
-        record = {"rows": [int(r) for r in rows], "labels": to_json_labels(labels)}
-        self._write(_encode(record), mode="ab")
+        self._write(_encode(_record(rows, labels)), mode="ab")
 
     def _write(self, data, mode):
         with open(self.path, mode) as f:

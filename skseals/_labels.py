@@ -142,6 +142,11 @@ class LabelStore:
         codes = np.empty(indices.shape[0], dtype=np.int64)
         for i, value in enumerate(labels.tolist()):
             if value == UNLABELED and not isinstance(value, bool):
+                if self.codes[indices[i]] == SKIPPED_CODE:
+                    raise ValueError(
+                        f"`indices` holds row {int(indices[i])}, which is already "
+                        "skipped: skip a row once (it may still be labeled later)."
+                    )
                 codes[i] = SKIPPED_CODE
                 continue
             code = self.code_of.get(value)

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._journal import Journal, data_fingerprint, to_json_labels
-from ._labels import UNLABELED_CODE, LabelStore
+from ._labels import SKIPPED_CODE, UNLABELED_CODE, LabelStore
 from .base import UNLABELED
 from .utils import RowBitmap
 from .utils._validation import seed_if_unset
@@ -96,12 +96,11 @@ class SessionMixin:
         """The journal in force is gone (deleted, moved): write it again, its
         header and one record of every human label and skip so far, so that
         no label is only in memory and a later ``fit`` can resume from it."""
-        labels = self._labels
-        header = self._journal_head or self._journal_header(self.X_, labels)
-        journal.create(header)
-        self._journal_records = 0
-        rows, skips = self._append_labels_missing_from(journal, [])
-        rows, skips = rows.size, skips.size
+        header = self._journal_head or self._journal_header(self.X_, self._labels)
+        rows, values, skips = self._labels_missing_from([])
+        journal.create(header, rows, values)  # at once: whole or not at all
+        self._journal_records = 1
+        rows = rows.size - skips
         if warn:
             warnings.warn(
                 f"journal {journal.path!r} was missing: written again with the "
@@ -360,29 +359,31 @@ class SessionMixin:
             codes, fresh = self._labels.prepare(idx[new], values[new])
             self._apply_teach(idx[new], codes, fresh)
 
-    def _append_labels_missing_from(self, journal, records):
-        """Append to ``journal`` one record of the session's labels and skips
-        that its ``records`` lack; return those rows (labeled, skipped)."""
+    def _labels_missing_from(self, records):
+        """``(rows, labels, n_skips)``: the session's labels and skips that
+        the journal ``records`` lack (a journal skip is no label)."""
         held, labeled = [np.empty(0, np.int64)], [np.empty(0, np.int64)]
         for record in records:  # rows the journal holds; rows it labels
             idx = np.asarray(record["rows"], dtype=np.int64)
             held.append(idx)
             labeled.append(idx[~_skips(record["labels"])])
         held, labeled = np.concatenate(held), np.concatenate(labeled)
-        labels = self._labels
-        rows, values = labels.training_set()
-        keep = ~np.isin(rows, labeled)  # a journal skip is no label
+        rows, values = self._labels.training_set()
+        keep = ~np.isin(rows, labeled)
         rows, values = rows[keep], values[keep]
-        skipped = np.setdiff1d(labels.skipped_rows, held)
-        if rows.size or skipped.size:
-            journal.append(
-                np.concatenate([rows, skipped]),
-                np.concatenate(
-                    [values.astype(object), np.full(skipped.size, UNLABELED)]
-                ),
-            )
+        skipped = np.setdiff1d(self._labels.skipped_rows, held)
+        values = np.concatenate(
+            [values.astype(object), np.full(skipped.size, UNLABELED, dtype=object)]
+        )
+        return np.concatenate([rows, skipped]), values, skipped.size
+
+    def _append_labels_missing_from(self, journal, records):
+        """Append to ``journal`` one record of what :meth:`_labels_missing_from`
+        finds (nothing when it finds nothing)."""
+        rows, values, _ = self._labels_missing_from(records)
+        if rows.size:
+            journal.append(rows, values)
             self._journal_records += 1
-        return rows, skipped
 
 
 def _skips(values):
@@ -422,7 +423,9 @@ def _replay(labels, record):
                 "(two sessions loaded from one save may have taught these rows "
                 "differently)."
             )
-    idx, values = idx[~known], values[~known]
+    # a row skipped again (journals written before that was refused) is no news
+    fresh = ~known & ~(_skips(values) & (current == SKIPPED_CODE))
+    idx, values = idx[fresh], values[fresh]
     if idx.size:
         codes, new = labels.prepare(idx, values)
         labels.apply(idx, codes, new)

@@ -413,6 +413,49 @@ def test_a_journal_skip_does_not_stand_for_the_sessions_label(data, tmp_path):
     assert refit.labels_[rows].tolist() == [0, 0, 0]
 
 
+def test_a_row_is_skipped_once_and_old_journals_skipping_twice_replay(data, tmp_path):
+    from skseals._journal import Journal
+
+    X, y, y_true = data
+    journal = tmp_path / "j"
+    a = ActiveSearcher(journal=str(journal), batch_size=3, random_state=0).fit(X, y)
+    rows = a.query()
+    a.teach(rows, [UNLABELED, 0, 0])
+    n_records = len(Journal(journal).read()[1])
+    with pytest.raises(ValueError, match="already skipped"):
+        a.teach(rows[:1], [UNLABELED])
+    assert len(Journal(journal).read()[1]) == n_records  # nothing journaled
+    a.teach(rows[:1], [1])  # a skipped row may still be labeled
+    Journal(journal).append(rows[1:2], [0])  # as an older version could write:
+    Journal(journal).append(rows[:1], [UNLABELED])  # a label, a skip, again
+    b = ActiveSearcher(journal=str(journal)).fit(X, y)
+    np.testing.assert_array_equal(b.labels_, a.labels_)
+
+
+def test_a_journal_written_again_appears_whole_or_not_at_all(
+    data, tmp_path, monkeypatch
+):
+    X, y, y_true = data
+    journal = tmp_path / "j"
+    a = ActiveSearcher(journal=str(journal), batch_size=3, random_state=0).fit(X, y)
+    _rounds(a, y_true, 2)
+    journal.unlink()
+
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    rows = a.query()
+    with pytest.raises(OSError):
+        a.teach(rows, y_true[rows])
+    assert list(tmp_path.iterdir()) == []  # no header-only journal, no temp file
+    monkeypatch.undo()
+    with pytest.warns(UserWarning, match="written again"):
+        a.teach(rows, y_true[rows])
+    b = ActiveSearcher(journal=str(journal)).fit(X, y)
+    np.testing.assert_array_equal(b.labels_, a.labels_)
+
+
 def test_a_journal_of_other_data_is_refused_at_load(data, tmp_path):
     X, y, y_true = data
     a = ActiveLearner(pool="full", random_state=0).fit(X, y)  # no journal
