@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._journal import Journal, data_fingerprint, to_json_labels
-from ._labels import SKIPPED_CODE, UNLABELED_CODE, LabelStore
+from ._labels import UNLABELED_CODE, LabelStore
 from .base import UNLABELED
 from .utils import RowBitmap
 from .utils._validation import seed_if_unset
@@ -244,12 +244,8 @@ class SessionMixin:
         pool_state = {k[6:]: v for k, v in arrays.items() if k.startswith("pool__")}
         # an index rebuilt here (saved without it) gets the seed fit gave it
         seed = state.get("pool_seed")
-        if seed is None and "pool_seed" not in state:  # saved before it was kept
-            seed = (
-                self._component_seed
-                if isinstance(self.random_state, Integral)
-                else None
-            )
+        if "pool_seed" not in state and isinstance(self.random_state, Integral):
+            seed = self._component_seed  # a session saved before it was kept
         self.pool_ = seed_if_unset(make_pool(self.pool), seed).set_state(
             X, self.excluded_, pool_state, index=index
         )
@@ -335,29 +331,20 @@ class SessionMixin:
     def _teach_missing(self, record):
         """Teach the labels of a journal ``record`` the session lacks (one
         ``teach()``); a label that contradicts the session's is refused."""
-        idx = np.asarray(record["rows"], dtype=np.int64)
-        values = np.asarray(record["labels"], dtype=object)
-        if idx.size and (idx.min() < 0 or idx.max() >= self.X_.shape[0]):
-            raise ValueError(
-                "journal rows lie outside X: it was written for other data."
-            )
-        codes = self._labels.codes[idx]
-        skip = _skips(values)
-        labeled = codes >= 0
-        have = self._labels.class_array()[codes[labeled & ~skip]]
-        clash = idx[labeled & ~skip][have != values[labeled & ~skip]]
-        if clash.size:
-            raise ValueError(
-                f"journal {self._journal_path!r} and the session disagree on rows "
-                f"{clash[:5].tolist()}: it is another session's journal, or two "
-                "sessions loaded from one save taught these rows differently. "
-                "Pass another journal, or journal=False to go on from the saved "
-                "session alone."
-            )
-        new = np.where(skip, codes == UNLABELED_CODE, ~labeled)
-        if new.any():
-            codes, fresh = self._labels.prepare(idx[new], values[new])
-            self._apply_teach(idx[new], codes, fresh)
+        path = self._journal_path
+        idx, values = _unknown_part(
+            self._labels,
+            record,
+            lambda rows: (
+                f"journal {path!r} and the session disagree on rows {rows}: it is "
+                "another session's journal, or two sessions loaded from one save "
+                "taught these rows differently. Pass another journal, or "
+                "journal=False to go on from the saved session alone."
+            ),
+        )
+        if idx.size:
+            codes, fresh = self._labels.prepare(idx, values)
+            self._apply_teach(idx, codes, fresh)
 
     def _labels_missing_from(self, records):
         """``(rows, labels, n_skips)``: the session's labels and skips that
@@ -398,34 +385,40 @@ def _json_seed(seed):
     return int(seed) if isinstance(seed, Integral) else None
 
 
-def _replay(labels, record):
-    """Apply one journal record to a LabelStore: rows labeled alike already
-    (in y or an earlier record) pass, and a skip never undoes a label."""
+def _unknown_part(labels, record, clash_message):
+    """``(rows, labels)`` of a journal ``record`` that the LabelStore
+    ``labels`` lacks: rows it labels alike already pass, a skip never undoes
+    a label nor repeats a skip; a contradicting label raises ValueError with
+    ``clash_message(rows)``."""
     idx = np.asarray(record["rows"], dtype=np.int64)
     values = np.asarray(record["labels"], dtype=object)
     if idx.size and (idx.min() < 0 or idx.max() >= labels.codes.shape[0]):
         raise ValueError("journal rows lie outside X: it was written for other data.")
     current = labels.codes[idx]
-    known = current >= 0
-    check = known & ~_skips(values)
-    if check.any():
-        have = labels.class_array()[current[check]]
-        clash = [
-            int(r)
-            for r, a, b in zip(idx[check], have, values[check], strict=True)
-            if a != b
-        ]
-        if clash:
-            raise ValueError(
-                f"the journal labels rows {clash[:5]} otherwise than y or an "
-                "earlier record of it does: pass the original y (the journal holds "
-                "the labels taught after it was made), or another `journal` path "
-                "(two sessions loaded from one save may have taught these rows "
-                "differently)."
-            )
-    # a row skipped again (journals written before that was refused) is no news
-    fresh = ~known & ~(_skips(values) & (current == SKIPPED_CODE))
-    idx, values = idx[fresh], values[fresh]
+    skip = _skips(values)
+    check = (current >= 0) & ~skip
+    have = labels.class_array()[current[check]]
+    pairs = zip(idx[check], have, values[check], strict=True)
+    clash = [int(r) for r, a, b in pairs if a != b]
+    if clash:
+        raise ValueError(clash_message(clash[:5]))
+    fresh = np.where(skip, current == UNLABELED_CODE, current < 0)
+    return idx[fresh], values[fresh]
+
+
+def _replay(labels, record):
+    """Apply one journal record to a LabelStore (see :func:`_unknown_part`)."""
+    idx, values = _unknown_part(
+        labels,
+        record,
+        lambda rows: (
+            f"the journal labels rows {rows} otherwise than y or an earlier "
+            "record of it does: pass the original y (the journal holds the "
+            "labels taught after it was made), or another `journal` path (two "
+            "sessions loaded from one save may have taught these rows "
+            "differently)."
+        ),
+    )
     if idx.size:
         codes, new = labels.prepare(idx, values)
         labels.apply(idx, codes, new)
