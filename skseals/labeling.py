@@ -207,7 +207,8 @@ class LabelingSession:
         try:
             self.learner._check_teach(self.batch_[: n + 1], answers)
         except (ValueError, TypeError) as exc:
-            raise type(exc)(
+            kind = TypeError if isinstance(exc, TypeError) else ValueError
+            raise kind(
                 f"answer {label!r} for row {self.current_row} refused: {exc}"
             ) from None
         self.answers_.append(value)
