@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import uuid
 import zlib
 
 import numpy as np
@@ -125,9 +126,10 @@ class Journal:
         data = _encode({"format": _FORMAT, "version": _VERSION, **header})
         if rows is not None:
             data += _encode(_record(rows, labels))
-        tmp = f"{self.path}.{os.getpid()}.tmp"
+        # a name no other writer uses; "xb" keeps the umask's permissions
+        tmp = f"{self.path}.{uuid.uuid4().hex}.tmp"
         try:
-            with open(tmp, "wb") as f:
+            with open(tmp, "xb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())

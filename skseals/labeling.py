@@ -207,7 +207,7 @@ class LabelingSession:
         try:
             self.learner._check_teach(self.batch_[: n + 1], answers)
         except (ValueError, TypeError) as exc:
-            kind = TypeError if isinstance(exc, TypeError) else ValueError
+            kind = ValueError if isinstance(exc, ValueError) else TypeError
             raise kind(
                 f"answer {label!r} for row {self.current_row} refused: {exc}"
             ) from None
