@@ -328,6 +328,21 @@ class _BaseActive(
         ------
         ValueError
             If ``rows`` holds a row that is not pending (nothing is released).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skseals import ActiveSearcher
+        >>> X = np.random.RandomState(0).normal(size=(200, 4))
+        >>> y = np.full(200, -1); y[:3] = 1
+        >>> searcher = ActiveSearcher(batch_size=5, random_state=0).fit(X, y)
+        >>> rows = searcher.query()
+        >>> searcher.teach(rows[:2], [0, 1]).pending_indices_.size
+        3
+        >>> bool((searcher.release() == np.sort(rows[2:])).all())
+        True
+        >>> bool(np.isin(rows[2:], searcher.candidate_indices()).all())
+        True
         """
         with self._state_lock():
             check_is_fitted(self, "X_")

@@ -278,6 +278,20 @@ class LabelingSession:
         -------
         released : ndarray of int64
             The unanswered rows given back.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skseals import ActiveSearcher
+        >>> from skseals.labeling import LabelingSession
+        >>> X = np.random.RandomState(0).normal(size=(200, 4))
+        >>> y = np.full(200, -1); y[:3] = 1
+        >>> searcher = ActiveSearcher(batch_size=4, random_state=0).fit(X, y)
+        >>> session = LabelingSession(searcher)
+        >>> batch = session.next_batch()
+        >>> _ = session.answer("n")
+        >>> session.stop().size, searcher.n_labeled_, searcher.pending_indices_.size
+        (3, 4, 0)
         """
         self.commit()
         rows = self.batch_[np.isin(self.batch_, self.learner.pending_indices_)]
