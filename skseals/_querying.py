@@ -10,6 +10,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._cold_start import CentroidClassifier
 from ._greedy import select_batch
+from ._prefilter import prefiltered
 from .base import QueryContext
 from .utils import (
     check_batch_size,
@@ -181,6 +182,12 @@ class QueryMixin:
             cand, scores = self._score_all(strategy, ctx)
         else:
             cand, block, available = self.pool_.candidate_block()
+            if block is not None and not strategy.requires_density:
+                keep = prefiltered(
+                    strategy, self.estimator_, self.pool_, block, available, b
+                )
+                if keep is not None:
+                    cand, block, available = cand[keep], block[keep], None
             if block is None:
                 scores = self._score(strategy, cand, ctx)
             else:

@@ -307,6 +307,14 @@ class BaseCandidatePool(BaseEstimator, metaclass=ABCMeta):
         pool keeps them (information density then reuses them), else None."""
         return None
 
+    def block_codes(self):
+        """int8 codes of the rows of :meth:`candidate_block`'s block, when the
+        pool keeps them, else None: ``(codes, scales, slack)`` of
+        ``skseals.pool._int8.int8_codes``, which bound a linear model's
+        decision values (a learner then scores only the rows that can rank
+        among a round's best)."""
+        return None
+
     def size(self):
         """Number of current candidates."""
         return int(self.candidates().shape[0])

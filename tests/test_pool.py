@@ -517,6 +517,31 @@ def test_row_buffer_norms_follow_appends_and_compaction(dtype):
     np.testing.assert_array_equal(buffer.norms(), row_norms(block))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_buffer_codes_follow_appends_and_compaction(dtype):
+    from skseals.pool._buffer import RowBuffer
+
+    int8_codes = pytest.importorskip("skseals.pool._int8_kernels").int8_codes
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(500, 7)).astype(dtype)
+    buffer = RowBuffer(X)
+    assert [a.shape for a in buffer.codes()] == [(0, 7), (0,), (0,)]
+    buffer.append(np.arange(50))
+    buffer.codes()
+    buffer.append(np.arange(100, 366))  # grows the capacity past the codes
+    buffer.codes()
+    buffer.compact(rng.random(len(buffer)) > 0.3)
+    buffer.append(np.arange(400, 450))  # not coded yet
+    buffer.norms()  # the norms kept apart from the codes
+    buffer.compact(rng.random(len(buffer)) > 0.3)
+    buffer.append(np.arange(460, 470))
+    rows, block = buffer.view()
+    for kept, fresh in zip(buffer.codes(), int8_codes(X[rows]), strict=True):
+        np.testing.assert_array_equal(kept, fresh)
+    assert buffer.nbytes > block.nbytes + rows.nbytes
+
+
 class _DuckIndex:
     """A fitted index that is no BaseNeighborIndex: fit, search, search_rows."""
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..utils._compiled import compiled
+
 __all__ = ["RowBuffer"]
 
 
@@ -14,7 +16,9 @@ class RowBuffer:
     block instead of gathering ``X[candidates]`` every round (a random-access
     copy that costs more than the scoring itself, and a disk read when ``X`` is
     memory-mapped). Rows are kept in the order they joined; rows that left the
-    pool stay until :meth:`compact` drops them.
+    pool stay until :meth:`compact` drops them. Values derived from each row
+    (its L2 norm, its int8 code) are computed once per row, when first asked
+    for, and kept beside it.
 
     Parameters
     ----------
@@ -27,15 +31,16 @@ class RowBuffer:
         self._rows = np.empty(0, dtype=np.int64)
         self._block = np.empty((0, X.shape[1]), dtype=X.dtype)
         self._size = 0
-        self._norms = None  # row_norms of the first _n_normed rows
-        self._n_normed = 0
+        self._norms = _PerRow(_row_norms)
+        self._codes = _PerRow(_int8_codes)
 
     def __len__(self):
         return self._size
 
     @property
     def nbytes(self):
-        return self._rows.nbytes + self._block.nbytes
+        derived = self._norms.nbytes + self._codes.nbytes
+        return self._rows.nbytes + self._block.nbytes + derived
 
     def append(self, rows, block=None):
         """Copy the rows ``rows`` of X (ids not already held) to the end.
@@ -66,18 +71,23 @@ class RowBuffer:
     def norms(self):
         """L2 norms of the rows of :meth:`view`'s block (do not modify),
         computed once per row, when first asked for."""
-        from ..query._search import row_norms
+        return self._norms.values(self._block, self._size)[0]
 
-        if self._norms is None or self._norms.shape[0] < self._size:
-            grown = np.empty(self._rows.shape[0], dtype=_norm_dtype(self._block))
-            if self._n_normed:
-                grown[: self._n_normed] = self._norms[: self._n_normed]
-            self._norms = grown
-        if self._n_normed < self._size:
-            start, stop = self._n_normed, self._size
-            self._norms[start:stop] = row_norms(self._block[start:stop])
-            self._n_normed = stop
-        return self._norms[: self._size]
+    def codes(self):
+        """``(codes, scales, slack)`` of
+        :func:`~skseals.pool._int8_kernels.int8_codes` for the rows of
+        :meth:`view`'s block (do not modify), computed once per row, when
+        first asked for; None without numba."""
+        if compiled("pool._int8_kernels") is None:
+            return None
+        return self._codes.values(self._block, self._size)
+
+    def refresh(self):
+        """Compute the derived values already asked for (norms, codes) of the
+        rows added since, so that the next round finds them ready."""
+        for derived in (self._norms, self._codes):
+            if derived.in_use:
+                derived.values(self._block, self._size)
 
     def compact(self, keep):
         """Keep only the rows where the boolean mask ``keep`` is True (in place)."""
@@ -85,14 +95,61 @@ class RowBuffer:
         rows, block = self.view()
         self._rows[:kept] = rows[keep]
         self._block[:kept] = block[keep]
-        if self._norms is not None and self._n_normed == self._size:
-            self._norms[:kept] = self._norms[: self._size][keep]
-            self._n_normed = kept
-        else:
-            self._n_normed = 0
+        self._norms.compact(keep, self._size)
+        self._codes.compact(keep, self._size)
         self._size = kept
 
 
-def _norm_dtype(block):
-    """The dtype ``row_norms`` gives for rows of ``block``."""
-    return np.float32 if block.dtype == np.float32 else np.float64
+def _row_norms(block):
+    from ..query._search import row_norms
+
+    return (row_norms(block),)
+
+
+def _int8_codes(block):
+    return compiled("pool._int8_kernels").int8_codes(block)
+
+
+class _PerRow:
+    """Arrays of values derived from each row of a block, computed once per
+    row: ``compute(rows)`` gives a tuple of arrays whose first axis is the
+    rows'."""
+
+    def __init__(self, compute):
+        self._compute = compute
+        self._arrays = None
+        self._n = 0  # rows computed: the first _n of the block
+
+    @property
+    def in_use(self):
+        return self._arrays is not None
+
+    @property
+    def nbytes(self):
+        return 0 if self._arrays is None else sum(a.nbytes for a in self._arrays)
+
+    def values(self, block, size):
+        """The values of ``block[:size]``, computing those of new rows."""
+        if self._n < size or self._arrays is None:
+            new = self._compute(block[self._n : size])
+            if self._arrays is None or self._arrays[0].shape[0] < size:
+                cap = block.shape[0]
+                grown = tuple(np.empty((cap, *a.shape[1:]), a.dtype) for a in new)
+                if self._n:
+                    for g, a in zip(grown, self._arrays, strict=True):
+                        g[: self._n] = a[: self._n]
+                self._arrays = grown
+            for g, a in zip(self._arrays, new, strict=True):
+                g[self._n : size] = a
+            self._n = size
+        return tuple(a[:size] for a in self._arrays)
+
+    def compact(self, keep, size):
+        """Follow :meth:`RowBuffer.compact` (``keep`` over the first ``size``)."""
+        if self._arrays is not None and self._n == size:
+            kept = int(np.count_nonzero(keep))
+            for a in self._arrays:
+                a[:kept] = a[:size][keep]
+            self._n = kept
+        else:
+            self._n = 0

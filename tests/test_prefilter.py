@@ -1,0 +1,251 @@
+"""Rows a round cannot pick are left unscored: int8 bounds on |z|, same picks."""
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+
+import skseals._querying as querying_module
+from skseals import ActiveLearner
+from skseals._prefilter import prefiltered
+from skseals.datasets import make_rare_concepts
+from skseals.neighbors import KNNGraph
+from skseals.pool import KNNPool
+from skseals.query import (
+    InformationDensity,
+    LeastConfidence,
+    Margin,
+    MaxEntropy,
+    MostLikelyPositive,
+)
+
+kernels = pytest.importorskip("skseals.pool._int8_kernels")  # needs numba
+
+
+def _rows(rng, m, d, dtype):
+    """Rows of very different scales, a zero row and a one-hot row among them."""
+    X = rng.normal(size=(m, d)) * 10.0 ** rng.uniform(-3, 3, size=(m, 1))
+    X[0] = 0.0
+    X[1] = 0.0
+    X[1, 0] = 5.0
+    return X.astype(dtype)
+
+
+def _model_z(X, w, b):
+    """|z| as the learner scores a binary LogisticRegression (in X's dtype)."""
+    return np.abs(np.asarray(X @ w.astype(X.dtype), dtype=np.float64) + b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("d", [1, 7, 128, 384, 5000])
+def test_codes_bound_the_model_decision_value(dtype, d):
+    rng = np.random.default_rng(d)
+    X = _rows(rng, 400, d, dtype)
+    codes, scales, slack = kernels.int8_codes(X)
+    assert codes.dtype == np.int8 and np.abs(codes).max() <= 127
+    residual = np.linalg.norm(X - scales[:, None].astype(np.float64) * codes, axis=1)
+    assert np.all(residual <= slack)
+    for _ in range(5):
+        w = rng.normal(size=d) * 10.0 ** rng.uniform(-2, 3)
+        w[rng.random(d) < 0.2] = 0.0
+        b = float(rng.normal() * 5)
+        lo, hi = kernels.abs_z_bounds(codes, scales, slack, w, b)
+        z = _model_z(X, w, b)
+        assert np.all(lo <= z) and np.all(z <= hi)
+        # No wider than the codes' slack (the kernel adds rounding only).
+        width = (hi - lo) / (2 * np.linalg.norm(w) * (1 + 1e-5))
+        assert np.all(width <= slack + 1e-9 * (1 + hi))
+    if d in (7, 128):  # the slack is the codes' residual, rounding aside
+        assert np.median(slack[2:] / residual[2:]) < 1.1
+    assert slack[0] == 0.0  # an exact code: rounding only
+    assert slack[1] < (5e-3 if d <= 384 else 0.1)
+
+
+def test_zero_weights_give_the_intercept():
+    X = _rows(np.random.default_rng(2), 50, 8, np.float32)
+    lo, hi = kernels.abs_z_bounds(*kernels.int8_codes(X), np.zeros(8), -1.5)
+    np.testing.assert_allclose(lo, 1.5, rtol=1e-9)
+    np.testing.assert_allclose(hi, 1.5, rtol=1e-9)
+
+
+def test_a_row_that_is_not_finite_has_no_bound():
+    X = np.ones((4, 3), dtype=np.float32)
+    X[1, 2] = np.nan
+    X[2, 0] = np.inf
+    codes, scales, slack = kernels.int8_codes(X)
+    assert np.isnan(scales[[1, 2]]).all() and np.isnan(slack[[1, 2]]).all()
+    assert np.isfinite(slack[[0, 3]]).all()
+    assert (codes[[1, 2]] == 0).all()
+    lo, hi = kernels.abs_z_bounds(codes, scales, slack, np.ones(3), 0.0)
+    assert np.isnan(lo[[1, 2]]).all() and np.isnan(hi[[1, 2]]).all()
+    assert np.isfinite(lo[[0, 3]]).all()
+
+
+class _Pool:
+    """A pool's row cache, as ``prefiltered`` reads it."""
+
+    def __init__(self, block):
+        self.codes = kernels.int8_codes(block)
+
+    def block_codes(self):
+        return self.codes
+
+
+def _fitted(rng, m=4000, d=32):
+    X = rng.normal(size=(m, d)).astype(np.float32)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = (X[:, 0] + 0.3 * rng.normal(size=m) > 0.8).astype(int)
+    return X, LogisticRegression(C=100.0).fit(X, y), y
+
+
+@pytest.mark.parametrize("strategy", [MaxEntropy(), Margin(), LeastConfidence()])
+def test_every_row_that_can_be_picked_is_kept(strategy):
+    rng = np.random.default_rng(4)
+    X, clf, _ = _fitted(rng)
+    z = X @ clf.coef_[0].astype(np.float32)
+    band = np.flatnonzero(np.abs(z + clf.intercept_[0]) < 0.5)
+    X[band[:40]] = X[band[0]]  # exact ties (duplicates) near the top
+    available = rng.random(len(X)) > 0.2
+    scores = strategy.score(clf, X, None)
+    best = np.sort(scores[available])[::-1]
+    batch = 100
+    can_be_picked = available & (scores >= best[batch - 1])
+    keep = prefiltered(strategy, clf, _Pool(X), X, available, batch)
+    assert keep is not None
+    assert np.all(available[keep]), "an unavailable row was kept"
+    assert set(np.flatnonzero(can_be_picked)) <= set(keep.tolist())
+    assert keep.size < len(X) // 4  # most rows are left unscored
+    assert np.array_equal(keep, np.sort(keep))
+
+
+def test_rows_that_are_not_finite_are_dropped_or_nothing_is_filtered():
+    rng = np.random.default_rng(5)
+    X, clf, _ = _fitted(rng, m=300)
+    X[:250, 3] = np.nan  # as a row read from a memory-mapped X may be
+    keep = prefiltered(MaxEntropy(), clf, _Pool(X), X, None, 20)
+    assert keep is not None and keep.min() >= 250
+    # Fewer than a batch of finite rows: every row is scored (NaN ranks last).
+    assert prefiltered(MaxEntropy(), clf, _Pool(X), X, None, 60) is None
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "density",
+        "most_likely_positive",
+        "other_estimator",
+        "subclass",
+        "small_block",
+        "confident_model",
+        "no_codes",
+        "no_numba",
+        "float16",
+    ],
+)
+def test_what_is_not_filtered(case, monkeypatch):
+    rng = np.random.default_rng(6)
+    X, clf, y = _fitted(rng, m=1000)
+    strategy, pool, batch = MaxEntropy(), _Pool(X), 100
+    assert prefiltered(strategy, clf, pool, X, None, batch) is not None
+    if case == "density":
+        strategy = InformationDensity()
+    elif case == "most_likely_positive":
+        strategy = MostLikelyPositive()
+    elif case == "other_estimator":
+        clf = SGDClassifier(random_state=0).fit(X, y)
+    elif case == "subclass":
+
+        class Shifted(LogisticRegression):
+            def decision_function(self, X):
+                return super().decision_function(X) + 3.0
+
+        clf = Shifted(C=100.0).fit(X, y)
+    elif case == "small_block":
+        batch = 501
+    elif case == "confident_model":  # every |z| far beyond where scores tie
+        clf.coef_ = clf.coef_ * 1000.0
+        clf.intercept_ = clf.intercept_ * 0.0 + 100.0
+    elif case == "no_codes":
+        pool.codes = None
+    elif case == "no_numba":
+        import skseals._prefilter as prefilter_module
+
+        monkeypatch.setattr(prefilter_module, "compiled", lambda name: None)
+    elif case == "float16":  # numba has no float16 arrays
+        X = X.astype(np.float16)
+    assert prefiltered(strategy, clf, pool, X, None, batch) is None
+
+
+def _run(X, truth, seed_rows, strategy, index, rounds=12):
+    y = np.full(len(X), -1)
+    y[seed_rows] = truth[seed_rows]
+    lr = ActiveLearner(
+        LogisticRegression(C=10.0),
+        query_strategy=strategy,
+        pool=KNNPool(n_neighbors=20, index=index),
+        batch_size=25,
+        random_state=0,
+    ).fit(X, y)
+    picks = []
+    for r in range(rounds):
+        picks.append(lr.query().tolist())
+        labels = truth[picks[-1]]
+        if r % 3 == 1:  # a skip, and a release, leave unavailable rows cached
+            labels[0] = -1
+        lr.teach(picks[-1], labels)
+        if r % 4 == 2:
+            lr.release(lr.query(5)[:3])
+    return picks
+
+
+@pytest.mark.parametrize("strategy", ["entropy", "margin", "least_confidence"])
+@pytest.mark.parametrize("graph", [False, True])
+def test_a_learning_run_picks_what_scoring_every_row_picks(
+    strategy, graph, monkeypatch
+):
+    data = make_rare_concepts(20000, 16, n_concepts=2, prevalence=0.01, random_state=1)
+    X = data.X
+    truth = np.zeros(len(X), dtype=int)
+    truth[data.concepts[0]] = 1
+    rng = np.random.default_rng(0)
+    seed_rows = np.r_[
+        rng.choice(data.concepts[0], 5, replace=False),
+        rng.choice(np.flatnonzero(truth == 0), 45, replace=False),
+    ]
+    index = KNNGraph(n_neighbors=20, index="exact").fit(X) if graph else "exact"
+
+    filtered = []
+
+    def spy(*args):
+        keep = prefiltered(*args)
+        filtered.append(None if keep is None else (keep.size, args[3].shape[0]))
+        return keep
+
+    monkeypatch.setattr(querying_module, "prefiltered", spy)
+    with_filter = _run(X, truth, seed_rows, strategy, index)
+    kept = [f for f in filtered if f is not None]
+    assert len(kept) >= 10, "the filter did not run"
+    assert sum(k for k, _ in kept) < 0.5 * sum(m for _, m in kept)
+    monkeypatch.setattr(querying_module, "prefiltered", lambda *args: None)
+    assert _run(X, truth, seed_rows, strategy, index) == with_filter
+
+
+@pytest.mark.parametrize("strategy", ["entropy", "information_density"])
+def test_codes_are_kept_only_for_learners_that_use_them(strategy):
+    X = np.random.default_rng(7).normal(size=(3000, 8)).astype(np.float32)
+    y = np.full(len(X), -1)
+    y[:10] = [0, 1] * 5
+    lr = ActiveLearner(
+        query_strategy=strategy,
+        pool=KNNPool(n_neighbors=10, index="exact"),
+        batch_size=10,
+        random_state=0,
+    ).fit(X, y)
+    for _ in range(3):
+        picks = lr.query()
+        lr.teach(picks, (X[picks, 0] > 0).astype(int))
+    buffer = lr.pool_._buffer
+    codes = buffer._codes
+    if strategy == "entropy":  # coded in teach(), ready for the next round
+        assert codes.in_use and codes._n == len(buffer)
+    else:
+        assert not codes.in_use and codes.nbytes == 0
