@@ -1,13 +1,15 @@
 """Score only the rows of a pool's block whose ``|z|`` can rank among the best.
 
 MaxEntropy, Margin and LeastConfidence rank the rows of a binary
-``LogisticRegression`` by ``|z|`` alone (smaller is more uncertain). With
-numba installed, a pool's row cache also keeps its rows as int8 codes, and
-one compiled pass over them (:mod:`skseals.pool._int8_kernels`) bounds every
-row's ``|z|``: with ``t`` the ``b``-th smallest upper bound among available
-rows, at least ``b`` rows have ``|z| <= t``, so a row whose lower bound
-exceeds ``t`` ranks below ``b`` others and cannot be among the block's ``b``
-best, the only ones the greedy selection reads. The learner then scores, with
+``LogisticRegression`` by ``|z|`` alone (smaller is more uncertain), and an
+InformationDensity over one of them by a decreasing function of ``|z|`` times
+a density from ``x . mean / |x|``. With numba installed, a pool's row cache
+also keeps its rows as int8 codes, and one compiled pass over them
+(:mod:`skseals.pool._int8_kernels`) bounds every row's score: with ``t`` the
+``b``-th largest lower bound among available rows, at least ``b`` rows score
+``t`` or more, so a row whose upper bound is below ``t`` ranks below ``b``
+others and cannot be among the block's ``b`` best, the only ones the greedy
+selection reads. The learner then scores, with
 its usual arithmetic, only the rows left (2-3 % of a pool of 20,000 rows in
 the 1M-row benchmark) and picks what scoring the whole block would pick.
 """
@@ -17,27 +19,58 @@ from __future__ import annotations
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from .query import LeastConfidence, Margin, MaxEntropy
+from .query import InformationDensity, LeastConfidence, Margin, MaxEntropy
 from .utils._compiled import compiled
 
 __all__ = ["prefiltered"]
 
+# Strategies that rank a binary LogisticRegression's rows by |z| alone, and the
+# ones whose uncertainty InformationDensity may weight.
 _BY_ABS_LOGIT = (MaxEntropy, Margin, LeastConfidence)
-# Beyond this |z|, tanh and expit round rows of different |z| to one score (a
-# tie the bound cannot see), so the whole block is scored.
-_MAX_THRESHOLD = 20.0
-# Rows of |z| that close above t score as the b-th up to rounding: kept.
+# Beyond |z| = 20, tanh and expit round rows of different |z| to one score (a
+# tie the bounds cannot see): the whole block is scored then, and when the
+# b-th best density-weighted score is 0 (ties at 0).
+_FLOOR_ABS_LOGIT, _FLOOR_DENSITY = -20.0, 0.0
+# An uncertainty of |z| tabulated every 1/256 up to |z| = 40 (80 KB).
+_SPACING, _TABLE_END = 2.0**-8, 40.0
+_TABLES = {}
+# Rows whose bound is that close to the b-th score may tie it: kept.
 _TIE_MARGIN = 1e-6
 _NO_MASK = np.empty(0, dtype=bool)
+_NO_MEAN = _NO_TABLE = np.empty(0, dtype=np.float64)
 
 
-def prefiltered(strategy, estimator, pool, block, available, batch_size):
+def _uncertainty_table(base):
+    """``base``'s uncertainty (decreasing in ``|z|``) at ``|z| = k * _SPACING``,
+    computed by the strategy's own code (the kernel only brackets by it)."""
+    table = _TABLES.get(type(base))
+    if table is None:
+        grid = np.arange(int(_TABLE_END / _SPACING) + 1) * _SPACING
+        table = np.ascontiguousarray(base._nonneg("logit", grid), dtype=np.float64)
+        _TABLES[type(base)] = table
+    return table
+
+
+def _scoring(strategy):
+    """``(table, beta)`` of a strategy the codes can bound (an empty table for
+    ranking by ``|z|``), else None."""
+    if type(strategy) in _BY_ABS_LOGIT:
+        return _NO_TABLE, 1.0
+    if type(strategy) is InformationDensity:
+        base = strategy._base()
+        if type(base) in _BY_ABS_LOGIT:
+            return _uncertainty_table(base), float(strategy.beta)
+    return None
+
+
+def prefiltered(strategy, estimator, pool, block, available, batch_size, context):
     """Positions into ``block`` to score, or None to score every row.
 
     Parameters
     ----------
     strategy : query strategy
-        The round's strategy; only those ranking by ``|z|`` are filtered.
+        The round's strategy; MaxEntropy, Margin, LeastConfidence and an
+        InformationDensity over one of them are filtered.
     estimator : fitted estimator
         Only a binary ``LogisticRegression`` is.
     pool : candidate pool
@@ -48,6 +81,8 @@ def prefiltered(strategy, estimator, pool, block, available, batch_size):
         Its rows still candidates (None: all).
     batch_size : int
         Rows the round picks.
+    context : QueryContext
+        The round's context (``density_sum`` and ``density_count``).
 
     Returns
     -------
@@ -55,15 +90,24 @@ def prefiltered(strategy, estimator, pool, block, available, batch_size):
         Sorted positions of available rows, including every row that can rank
         among the ``batch_size`` best of the block.
     """
+    scoring = None
     if (
-        block.shape[0] < 2 * batch_size
-        or type(strategy) not in _BY_ABS_LOGIT
-        or type(estimator) is not LogisticRegression
-        or getattr(estimator, "coef_", None) is None
-        or estimator.coef_.shape != (1, block.shape[1])
-        or block.dtype.type not in (np.float32, np.float64)
+        block.shape[0] >= 2 * batch_size
+        and type(estimator) is LogisticRegression
+        and getattr(estimator, "coef_", None) is not None
+        and estimator.coef_.shape == (1, block.shape[1])
+        and block.dtype.type in (np.float32, np.float64)
     ):
+        scoring = _scoring(strategy)
+    if scoring is None:
         return None
+    table, beta = scoring
+    mean = _NO_MEAN
+    if table.size:
+        if context.density_sum is None or not context.density_count > 0:
+            return None
+        mean = np.asarray(context.density_sum, dtype=np.float64).ravel()
+        mean = mean / context.density_count
     kernels = compiled("pool._int8_kernels")  # None without numba
     codes = None if kernels is None else pool.block_codes()
     if codes is None:  # no row cache
@@ -72,9 +116,13 @@ def prefiltered(strategy, estimator, pool, block, available, batch_size):
         *codes,
         np.ascontiguousarray(estimator.coef_[0], dtype=np.float64),
         float(estimator.intercept_[0]),
+        mean,
+        beta,
+        table,
+        _SPACING,
         _NO_MASK if available is None else available,
         batch_size,
-        _MAX_THRESHOLD,
+        _FLOOR_DENSITY if table.size else _FLOOR_ABS_LOGIT,
         _TIE_MARGIN,
     )
     return keep if ok else None

@@ -182,18 +182,20 @@ class QueryMixin:
             cand, scores = self._score_all(strategy, ctx)
         else:
             cand, block, available = self.pool_.candidate_block()
-            if block is not None and not strategy.requires_density:
+            keep = None
+            if block is not None:
                 keep = prefiltered(
-                    strategy, self.estimator_, self.pool_, block, available, b
+                    strategy, self.estimator_, self.pool_, block, available, b, ctx
                 )
-                if keep is not None:
-                    cand, block, available = cand[keep], block[keep], None
             if block is None:
                 scores = self._score(strategy, cand, ctx)
             else:
                 norms = None
                 if strategy.requires_density:
                     norms = self.pool_.block_norms()
+                if keep is not None:  # only the rows that can be picked
+                    cand, block, available = cand[keep], block[keep], None
+                    norms = None if norms is None else norms[keep]
                 scores = self._score_block(strategy, block, ctx, norms)
             if available is not None:
                 cand, scores = cand[available], scores[available]

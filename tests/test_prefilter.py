@@ -7,6 +7,7 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 import skseals._querying as querying_module
 from skseals import ActiveLearner
 from skseals._prefilter import prefiltered
+from skseals.base import QueryContext
 from skseals.datasets import make_rare_concepts
 from skseals.neighbors import KNNGraph
 from skseals.pool import KNNPool
@@ -40,7 +41,8 @@ def _model_z(X, w, b):
 def test_codes_bound_the_model_decision_value(dtype, d):
     rng = np.random.default_rng(d)
     X = _rows(rng, 400, d, dtype)
-    codes, scales, slack = kernels.int8_codes(X)
+    codes, scales, slack, norms = kernels.int8_codes(X)
+    np.testing.assert_allclose(norms, np.linalg.norm(X.astype(np.float64), axis=1))
     assert codes.dtype == np.int8 and np.abs(codes).max() <= 127
     residual = np.linalg.norm(X - scales[:, None].astype(np.float64) * codes, axis=1)
     assert np.all(residual <= slack)
@@ -62,7 +64,8 @@ def test_codes_bound_the_model_decision_value(dtype, d):
 
 def test_zero_weights_give_the_intercept():
     X = _rows(np.random.default_rng(2), 50, 8, np.float32)
-    lo, hi = kernels.abs_z_bounds(*kernels.int8_codes(X), np.zeros(8), -1.5)
+    codes, scales, slack, _ = kernels.int8_codes(X)
+    lo, hi = kernels.abs_z_bounds(codes, scales, slack, np.zeros(8), -1.5)
     np.testing.assert_allclose(lo, 1.5, rtol=1e-9)
     np.testing.assert_allclose(hi, 1.5, rtol=1e-9)
 
@@ -71,8 +74,9 @@ def test_a_row_that_is_not_finite_has_no_bound():
     X = np.ones((4, 3), dtype=np.float32)
     X[1, 2] = np.nan
     X[2, 0] = np.inf
-    codes, scales, slack = kernels.int8_codes(X)
+    codes, scales, slack, norms = kernels.int8_codes(X)
     assert np.isnan(scales[[1, 2]]).all() and np.isnan(slack[[1, 2]]).all()
+    assert np.isnan(norms[[1, 2]]).all()
     assert np.isfinite(slack[[0, 3]]).all()
     assert (codes[[1, 2]] == 0).all()
     lo, hi = kernels.abs_z_bounds(codes, scales, slack, np.ones(3), 0.0)
@@ -97,19 +101,37 @@ def _fitted(rng, m=4000, d=32):
     return X, LogisticRegression(C=100.0).fit(X, y), y
 
 
-@pytest.mark.parametrize("strategy", [MaxEntropy(), Margin(), LeastConfidence()])
+def _context(X):
+    """A round's density context for a pool holding the rows of ``X``."""
+    unit = X / np.linalg.norm(X, axis=1, keepdims=True)
+    return QueryContext(density_sum=unit.sum(axis=0), density_count=len(X))
+
+
+STRATEGIES = [
+    MaxEntropy(),
+    Margin(),
+    LeastConfidence(),
+    InformationDensity(),
+    InformationDensity("margin", beta=2.0),
+    InformationDensity("least_confidence", beta=0.5),
+]
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES, ids=repr)
 def test_every_row_that_can_be_picked_is_kept(strategy):
     rng = np.random.default_rng(4)
     X, clf, _ = _fitted(rng)
+    X[:2000, 1] += 0.5  # a dense region, for density to matter
     z = X @ clf.coef_[0].astype(np.float32)
     band = np.flatnonzero(np.abs(z + clf.intercept_[0]) < 0.5)
     X[band[:40]] = X[band[0]]  # exact ties (duplicates) near the top
     available = rng.random(len(X)) > 0.2
-    scores = strategy.score(clf, X, None)
+    ctx = _context(X)
+    scores = strategy.score(clf, X, ctx)
     best = np.sort(scores[available])[::-1]
     batch = 100
     can_be_picked = available & (scores >= best[batch - 1])
-    keep = prefiltered(strategy, clf, _Pool(X), X, available, batch)
+    keep = prefiltered(strategy, clf, _Pool(X), X, available, batch, ctx)
     assert keep is not None
     assert np.all(available[keep]), "an unavailable row was kept"
     assert set(np.flatnonzero(can_be_picked)) <= set(keep.tolist())
@@ -121,21 +143,23 @@ def test_rows_that_are_not_finite_are_dropped_or_nothing_is_filtered():
     rng = np.random.default_rng(5)
     X, clf, _ = _fitted(rng, m=300)
     X[:250, 3] = np.nan  # as a row read from a memory-mapped X may be
-    keep = prefiltered(MaxEntropy(), clf, _Pool(X), X, None, 20)
+    keep = prefiltered(MaxEntropy(), clf, _Pool(X), X, None, 20, None)
     assert keep is not None and keep.min() >= 250
     # Fewer than a batch of finite rows: every row is scored (NaN ranks last).
-    assert prefiltered(MaxEntropy(), clf, _Pool(X), X, None, 60) is None
+    assert prefiltered(MaxEntropy(), clf, _Pool(X), X, None, 60, None) is None
 
 
 @pytest.mark.parametrize(
     "case",
     [
-        "density",
+        "density_of_most_likely_positive",
         "most_likely_positive",
         "other_estimator",
         "subclass",
         "small_block",
         "confident_model",
+        "density_all_zero",
+        "empty_pool_density",
         "no_codes",
         "no_numba",
         "float16",
@@ -144,10 +168,10 @@ def test_rows_that_are_not_finite_are_dropped_or_nothing_is_filtered():
 def test_what_is_not_filtered(case, monkeypatch):
     rng = np.random.default_rng(6)
     X, clf, y = _fitted(rng, m=1000)
-    strategy, pool, batch = MaxEntropy(), _Pool(X), 100
-    assert prefiltered(strategy, clf, pool, X, None, batch) is not None
-    if case == "density":
-        strategy = InformationDensity()
+    strategy, pool, batch, ctx = InformationDensity(), _Pool(X), 100, _context(X)
+    assert prefiltered(strategy, clf, pool, X, None, batch, ctx) is not None
+    if case == "density_of_most_likely_positive":
+        strategy = InformationDensity("most_likely_positive")
     elif case == "most_likely_positive":
         strategy = MostLikelyPositive()
     elif case == "other_estimator":
@@ -162,8 +186,16 @@ def test_what_is_not_filtered(case, monkeypatch):
     elif case == "small_block":
         batch = 501
     elif case == "confident_model":  # every |z| far beyond where scores tie
+        strategy = MaxEntropy()
         clf.coef_ = clf.coef_ * 1000.0
         clf.intercept_ = clf.intercept_ * 0.0 + 100.0
+    elif case == "density_all_zero":  # every score is 0: all tie
+        X = X.copy()
+        X[:, 0] = np.abs(X[:, 0]) + 0.1  # every row's density is below 0
+        ctx = QueryContext(density_sum=-np.eye(X.shape[1])[0], density_count=1)
+        pool = _Pool(X)
+    elif case == "empty_pool_density":
+        ctx = QueryContext(density_sum=np.zeros(X.shape[1]), density_count=0)
     elif case == "no_codes":
         pool.codes = None
     elif case == "no_numba":
@@ -172,7 +204,7 @@ def test_what_is_not_filtered(case, monkeypatch):
         monkeypatch.setattr(prefilter_module, "compiled", lambda name: None)
     elif case == "float16":  # numba has no float16 arrays
         X = X.astype(np.float16)
-    assert prefiltered(strategy, clf, pool, X, None, batch) is None
+    assert prefiltered(strategy, clf, pool, X, None, batch, ctx) is None
 
 
 def _run(X, truth, seed_rows, strategy, index, rounds=12):
@@ -197,7 +229,17 @@ def _run(X, truth, seed_rows, strategy, index, rounds=12):
     return picks
 
 
-@pytest.mark.parametrize("strategy", ["entropy", "margin", "least_confidence"])
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        "entropy",
+        "margin",
+        "least_confidence",
+        "information_density",
+        InformationDensity("margin", beta=2.0),
+    ],
+    ids=str,
+)
 @pytest.mark.parametrize("graph", [False, True])
 def test_a_learning_run_picks_what_scoring_every_row_picks(
     strategy, graph, monkeypatch
@@ -229,7 +271,9 @@ def test_a_learning_run_picks_what_scoring_every_row_picks(
     assert _run(X, truth, seed_rows, strategy, index) == with_filter
 
 
-@pytest.mark.parametrize("strategy", ["entropy", "information_density"])
+@pytest.mark.parametrize(
+    "strategy", ["entropy", "information_density", "most_likely_positive"]
+)
 def test_codes_are_kept_only_for_learners_that_use_them(strategy):
     X = np.random.default_rng(7).normal(size=(3000, 8)).astype(np.float32)
     y = np.full(len(X), -1)
@@ -245,7 +289,7 @@ def test_codes_are_kept_only_for_learners_that_use_them(strategy):
         lr.teach(picks, (X[picks, 0] > 0).astype(int))
     buffer = lr.pool_._buffer
     codes = buffer._codes
-    if strategy == "entropy":  # coded in teach(), ready for the next round
+    if strategy != "most_likely_positive":  # coded in teach(), for the next round
         assert codes.in_use and codes._n == len(buffer)
     else:
         assert not codes.in_use and codes.nbytes == 0

@@ -16,10 +16,11 @@ is within ``|w| * slack`` of the value the model's own scoring computes, where
 and the float32 rounding of the model's own product (``γ_(d+2) |x| |w|``,
 whatever its order of summation).
 
-:func:`keep_positions` reads every code once and keeps only the rows whose
-``|z|`` can rank among a round's ``b`` smallest (see :mod:`skseals._prefilter`):
-the bounds decide which rows are scored; the scores come from the learner's
-own scoring, as without numba.
+The same bound holds for the density of information density, ``x . mean``
+(over ``|x|``). :func:`keep_positions` reads the codes once per vector and
+keeps only the rows whose score can rank among a round's ``b`` best (see
+:mod:`skseals._prefilter`): the bounds decide which rows are scored; the
+scores come from the learner's own scoring, as without numba.
 """
 
 from __future__ import annotations
@@ -42,27 +43,34 @@ def weight_levels(n_features):
 
 
 @njit(cache=True)
+def rounding_factor(n_features):
+    """``γ`` of a float32 dot product of ``n_features`` terms (and its final
+    multiply), with margin: whatever the order of summation, the computed
+    value is within ``γ * sum |x_j w_j|`` of the exact one."""
+    n = n_features + 2
+    return 1.01 * n * _UNIT / (1.0 - n * _UNIT)
+
+
+@njit(cache=True)
 def int8_codes(block):
-    """``(codes, scales, slack)`` of the rows of the float ``block`` (m, d).
+    """``(codes, scales, slack, norms)`` of the rows of the float ``block``.
 
     ``codes`` int8 (m, d); ``scales`` float32 (m,), NaN for a row that is not
-    finite (its slack is NaN too); ``slack`` float64 (m,): times ``|w|``, a
-    bound on ``|(x . w + b) - ẑ|`` for the model's float32 or float64 scoring.
+    finite (its slack and norm are NaN too); ``slack`` float64 (m,): times
+    ``|w|``, a bound on ``|x . w - ẑ|`` against the model's float32 or
+    float64 product; ``norms`` float64 (m,): ``|x|``.
     """
     m, d = block.shape
-    n = d + 2  # the products' rounding, and the final multiply
-    gamma = 1.01 * n * _UNIT / (1.0 - n * _UNIT)
+    gamma = rounding_factor(d)
     rounding = math.sqrt(d) / (2.0 * weight_levels(d))  # of w, per |x|_2
     codes = np.zeros((m, d), dtype=np.int8)
     scales = np.empty(m, dtype=np.float32)
     slack = np.empty(m, dtype=np.float64)
+    norms = np.empty(m, dtype=np.float64)
     for i in range(m):
         amax = 0.0
         for j in range(d):
             amax = max(amax, abs(np.float64(block[i, j])))
-        if not np.isfinite(amax):  # (max ignores NaN: checked again below)
-            scales[i], slack[i] = np.nan, np.nan
-            continue
         scale = np.float32(amax / 127.0)
         inverse = 1.0 / np.float64(scale) if scale > 0 else 0.0
         r2 = x2 = 0.0
@@ -73,14 +81,15 @@ def int8_codes(block):
             diff = x - q * np.float64(scale)
             r2 += diff * diff
             x2 += x * x
-        if not np.isfinite(x2):  # a NaN
+        if not np.isfinite(x2):  # (max ignores NaN)
             codes[i, :] = 0
-            scales[i], slack[i] = np.nan, np.nan
+            scales[i] = slack[i] = norms[i] = np.nan
             continue
         r, norm = math.sqrt(r2), math.sqrt(x2)
         scales[i] = scale
         slack[i] = r * (1.0 + 1e-9) + gamma * norm + rounding * (norm + r) * 1.01
-    return codes, scales, slack
+        norms[i] = norm
+    return codes, scales, slack, norms
 
 
 @njit(cache=True)
@@ -110,26 +119,6 @@ def _sift_up(heap, i):
 
 
 @njit(cache=True)
-def _code_dots(codes, qw, out):
-    """``out[i] = codes[i] . qw``, exactly (int32; int16 products, which the
-    compiler turns into multiply-add instructions)."""
-    m, d = codes.shape
-    for i in range(m):
-        acc = np.int32(0)
-        for j in range(d):
-            acc += np.int32(np.int16(codes[i, j]) * qw[j])
-        out[i] = acc
-
-
-@njit(cache=True)
-def _bounds(dot, step, scale, slack, weight_norm, intercept):
-    """``(lo, hi)`` of a row's ``|z|`` from its exact integer dot product."""
-    a = abs(np.float64(dot) * step * np.float64(scale) + intercept)
-    err = weight_norm * slack + 1e-12 * (1.0 + a)
-    return a - err, a + err
-
-
-@njit(cache=True)
 def _integer_weights(weights):
     """``(qw, step, norm)``: ``weights ≈ step * qw`` (int16, within ``step / 2``
     per term) and ``norm >= |weights|``."""
@@ -148,6 +137,27 @@ def _integer_weights(weights):
 
 
 @njit(cache=True)
+def _code_dots(codes, qw, out):
+    """``out[i] = codes[i] . qw``, exactly (int32; int16 products, which the
+    compiler turns into multiply-add instructions)."""
+    m, d = codes.shape
+    for i in range(m):
+        acc = np.int32(0)
+        for j in range(d):
+            acc += np.int32(np.int16(codes[i, j]) * qw[j])
+        out[i] = acc
+
+
+@njit(cache=True, inline="always")
+def _dot_bounds(dot, step, scale, slack, norm, shift):
+    """``(lo, hi)`` of ``x . w + shift`` from the row's exact integer dot
+    product with ``qw`` (``norm >= |w|``)."""
+    v = np.float64(dot) * step * np.float64(scale) + shift
+    err = norm * slack + 1e-12 * (1.0 + abs(v))
+    return v - err, v + err
+
+
+@njit(cache=True)
 def abs_z_bounds(codes, scales, slack, weights, intercept):
     """``(lo, hi)``: ``lo <= |x . w + b| <= hi`` for each coded row, as the
     model computes ``z`` (NaN for a row that is not finite)."""
@@ -157,54 +167,125 @@ def abs_z_bounds(codes, scales, slack, weights, intercept):
     _code_dots(codes, qw, dots)
     lo, hi = np.empty(m), np.empty(m)
     for i in range(m):
-        lo[i], hi[i] = _bounds(
+        v_lo, v_hi = _dot_bounds(
             dots[i], step, scales[i], slack[i], weight_norm, intercept
         )
+        lo[i], hi[i] = _abs_range(v_lo, v_hi)
     return lo, hi
+
+
+@njit(cache=True, inline="always")
+def _abs_range(lo, hi):
+    """Bounds of ``|v|`` for ``lo <= v <= hi`` (NaN stays NaN)."""
+    if not (lo == lo and hi == hi):
+        return np.nan, np.nan
+    if lo >= 0:
+        return lo, hi
+    if hi <= 0:
+        return -hi, -lo
+    return 0.0, max(-lo, hi)
+
+
+@njit(cache=True, inline="always")
+def _table_bounds(table, spacing, a):
+    """``(lo, hi)`` of ``g(a)`` for a decreasing ``g`` tabulated at
+    ``table[k] = g(k * spacing)`` (``spacing`` a power of two: ``a / spacing``
+    is exact), ``g >= 0`` beyond the table."""
+    last = table.shape[0] - 1
+    if not a < last * spacing:  # beyond the table
+        return 0.0, table[last]
+    k = int(a / spacing)
+    return table[k + 1], table[k]
 
 
 @njit(cache=True)
 def keep_positions(
-    codes, scales, slack, weights, intercept, available, batch, limit, margin
+    codes,
+    scales,
+    slack,
+    norms,
+    weights,
+    intercept,
+    mean,
+    beta,
+    table,
+    spacing,
+    available,
+    batch,
+    floor,
+    margin,
 ):
-    """Positions of the rows that can be among the ``batch`` smallest ``|z|``.
+    """Positions of the rows that can be among the ``batch`` best scores.
 
-    ``t`` is the ``batch``-th smallest upper bound of ``|z|`` among available
-    rows (``available`` a bool mask, or empty for all): a row whose lower
-    bound exceeds ``t + margin * (1 + t)`` ranks below ``batch`` others. The
-    available rows whose lower bound does not are returned (sorted), with
-    True; or an empty array and False when fewer than ``batch`` available
-    rows are finite or ``t >= limit`` (then every row should be scored).
+    A row's score is ``-|z|`` with ``z = x . weights + intercept`` (an empty
+    ``table``: MaxEntropy, Margin and LeastConfidence rank by it), or
+    ``g(|z|)`` times ``clip(x . mean / |x|, 0, 1)`` to the power ``beta``
+    (InformationDensity), where ``g`` is a decreasing uncertainty tabulated
+    as ``table[k] = g(k * spacing)``. ``t`` is the ``batch``-th
+    largest lower bound of a score among available rows (``available`` a
+    bool mask, or empty for all): a row whose upper bound is below
+    ``t - margin * (1 + |t|)`` ranks below ``batch`` others. The available
+    rows whose upper bound is not are returned (sorted), with True; or an
+    empty array and False when fewer than ``batch`` available rows are
+    finite or ``t <= floor`` (then every row should be scored).
     """
-    m = codes.shape[0]
-    qw, step, weight_norm = _integer_weights(weights)
-    dots = np.empty(m, dtype=np.int32)
-    _code_dots(codes, qw, dots)
+    m, d = codes.shape
+    # Bounds first, in loops of their own (with the selection in the same
+    # loop, they ran several times slower): |z| in [a_low, a_high], the
+    # density clipped to [0, 1] (to the power beta) in [c_low, c_high].
+    a_low, a_high = abs_z_bounds(codes, scales, slack, weights, intercept)
+    weighted = table.shape[0] > 0  # by density
+    c_low, c_high = a_low, a_high  # (unused unless weighted)
+    if weighted:
+        qv, step2, mean_norm = _integer_weights(mean)
+        dots2 = np.empty(m, dtype=np.int32)
+        _code_dots(codes, qv, dots2)
+        c_low, c_high = np.zeros(m), np.zeros(m)
+        gamma = 4.0 * rounding_factor(d)  # |x|'s and the division's rounding
+        for i in range(m):
+            if norms[i] > 0:
+                v_lo, v_hi = _dot_bounds(
+                    dots2[i], step2, scales[i], slack[i], mean_norm, 0.0
+                )
+                err = gamma * (abs(v_lo) + abs(v_hi)) + 1e-12
+                c_high[i] = min(max((v_hi + err) / norms[i], 0.0), 1.0)
+                if norms[i] > 1e-18:  # (a float32 norm below underflows: 0)
+                    c_low[i] = min(max((v_lo - err) / norms[i], 0.0), 1.0)
+        if beta != 1.0:  # (apart: in the loop, the power ran for every row)
+            c_low **= beta
+            c_high **= beta
+    # t: the batch-th largest lower bound of a score among available rows.
     everyone = available.shape[0] == 0
-    heap = np.empty(batch, dtype=np.float64)  # the smallest upper bounds
+    heap = np.empty(batch, dtype=np.float64)  # minus the largest lower bounds
     size = 0
     for i in range(m):
-        if not (everyone or available[i]):
-            continue
-        hi = _bounds(dots[i], step, scales[i], slack[i], weight_norm, intercept)[1]
-        if not hi == hi:  # NaN: a row that is not finite has no bound
-            continue
+        if not (everyone or available[i]) or not a_high[i] == a_high[i]:
+            continue  # (NaN: a row that is not finite has no bound)
+        if not weighted:
+            s_lo = -a_high[i]
+        else:
+            s_lo = _table_bounds(table, spacing, a_high[i])[0] * c_low[i]
         if size < batch:
-            heap[size] = hi
+            heap[size] = -s_lo
             _sift_up(heap, size)
             size += 1
-        elif hi < heap[0]:
-            heap[0] = hi
+        elif -s_lo < heap[0]:
+            heap[0] = -s_lo
             _sift_down(heap, size)
-    if size < batch or not heap[0] < limit:
+    if size < batch or not -heap[0] > floor:
         return np.empty(0, dtype=np.int64), False
-    cut = heap[0] + margin * (1.0 + heap[0])
+    t = -heap[0]
+    cut = t - margin * (1.0 + abs(t))
     out = np.empty(m, dtype=np.int64)
     n = 0
     for i in range(m):
-        if everyone or available[i]:
-            lo = _bounds(dots[i], step, scales[i], slack[i], weight_norm, intercept)[0]
-            if lo <= cut:
-                out[n] = i
-                n += 1
+        if not (everyone or available[i]) or not a_low[i] == a_low[i]:
+            continue
+        if not weighted:
+            keep = -a_low[i] >= cut
+        else:
+            keep = _table_bounds(table, spacing, a_low[i])[1] * c_high[i] >= cut
+        if keep:
+            out[n] = i
+            n += 1
     return out[:n], True

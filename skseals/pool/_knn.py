@@ -47,10 +47,11 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
     cache on disk). With numba, the row cache also keeps each row as int8
     codes when a learner asks for them (a quarter of its float32 bytes, coded
     in ``teach()``): a round that ranks rows by the ``|decision value|`` of a
-    binary ``LogisticRegression`` (MaxEntropy, Margin, LeastConfidence)
-    bounds every candidate's value from the codes in one compiled pass and
-    scores only those that can be among the batch's best (2-3 % of a pool of
-    20,000 rows in the 1M-row benchmark), with the same picks.
+    binary ``LogisticRegression`` (MaxEntropy, Margin, LeastConfidence, and
+    InformationDensity over one of them) bounds every candidate's score from
+    the codes in one compiled pass and scores only those that can be among
+    the batch's best (2-4 % of a pool of 20,000 rows in the 1M-row
+    benchmark), with the same picks.
 
     Unavailable rows (labeled, skipped, pending) are excluded inside the
     search. A prefetched list is fetched deeper than ``n_neighbors`` and
