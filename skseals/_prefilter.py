@@ -9,9 +9,9 @@ also keeps its rows as int8 codes, and one compiled pass over them
 ``b``-th largest lower bound among available rows, at least ``b`` rows score
 ``t`` or more, so a row whose upper bound is below ``t`` ranks below ``b``
 others and cannot be among the block's ``b`` best, the only ones the greedy
-selection reads. The learner then scores, with
-its usual arithmetic, only the rows left (2-3 % of a pool of 20,000 rows in
-the 1M-row benchmark) and picks what scoring the whole block would pick.
+selection reads. The learner then scores, with its usual arithmetic, only the
+rows left (2-4 % of a pool of 20,000 rows in the 1M-row benchmark) and picks
+what scoring the whole block would pick.
 """
 
 from __future__ import annotations

@@ -309,10 +309,10 @@ class BaseCandidatePool(BaseEstimator, metaclass=ABCMeta):
 
     def block_codes(self):
         """int8 codes of the rows of :meth:`candidate_block`'s block, when the
-        pool keeps them, else None: ``(codes, scales, slack)`` of
-        ``skseals.pool._int8.int8_codes``, which bound a linear model's
-        decision values (a learner then scores only the rows that can rank
-        among a round's best)."""
+        pool keeps them, else None: ``(codes, scales, slack, norms)`` of
+        ``skseals.pool._int8_kernels.int8_codes``, which bound a linear
+        model's decision values (a learner then scores only the rows that can
+        rank among a round's best). This default returns None."""
         return None
 
     def size(self):

@@ -74,7 +74,7 @@ class RowBuffer:
         return self._norms.values(self._block, self._size)[0]
 
     def codes(self):
-        """``(codes, scales, slack)`` of
+        """``(codes, scales, slack, norms)`` of
         :func:`~skseals.pool._int8_kernels.int8_codes` for the rows of
         :meth:`view`'s block (do not modify), computed once per row, when
         first asked for; None without numba."""

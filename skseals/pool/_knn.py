@@ -80,8 +80,8 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
         block instead of gathering ``X[candidates]`` (a random-access read of
         the whole pool every round, from disk when ``X`` is memory-mapped). It
         holds about ``pool size x n_features`` values of ``X``'s dtype (and,
-        with numba, as many bytes again for the int8 codes); pass False when
-        the pool itself does not fit in memory.
+        with numba, ``n_features + 20`` bytes per row for the int8 codes);
+        pass False when the pool itself does not fit in memory.
     random_state : int, RandomState instance or None, default=None
         Seeds an index this pool builds in ``fit`` (from an alias, or an
         unfitted index object whose own ``random_state`` is None): faiss's
