@@ -37,7 +37,18 @@ _TABLES = {}
 # Rows whose bound is that close to the b-th score may tie it: kept.
 _TIE_MARGIN = 1e-6
 _NO_MASK = np.empty(0, dtype=bool)
+_FLOAT32 = np.finfo(np.float32)
+# Beyond this, integer dot products of int8 codes would need int64 sums.
+_MAX_FEATURES = 100_000
 _NO_MEAN = _NO_TABLE = np.empty(0, dtype=np.float64)
+
+
+def _casts(vector):
+    """Whether float32 holds ``vector`` to its relative rounding (the model
+    scores float32 rows with it cast to float32): no value beyond float32's
+    range, nor a non-zero one below its normal numbers."""
+    a = np.abs(vector)
+    return not (np.any(a > _FLOAT32.max) or np.any((a > 0) & (a < _FLOAT32.tiny)))
 
 
 def _uncertainty_table(base):
@@ -97,24 +108,28 @@ def prefiltered(strategy, estimator, pool, block, available, batch_size, context
         and getattr(estimator, "coef_", None) is not None
         and estimator.coef_.shape == (1, block.shape[1])
         and block.dtype.type in (np.float32, np.float64)
+        and block.shape[1] <= _MAX_FEATURES
     ):
         scoring = _scoring(strategy)
     if scoring is None:
         return None
     table, beta = scoring
+    weights = np.ascontiguousarray(estimator.coef_[0], dtype=np.float64)
     mean = _NO_MEAN
     if table.size:
         if context.density_sum is None or not context.density_count > 0:
             return None
         mean = np.asarray(context.density_sum, dtype=np.float64).ravel()
         mean = mean / context.density_count
+    if block.dtype == np.float32 and not (_casts(weights) and _casts(mean)):
+        return None
     kernels = compiled("pool._int8_kernels")  # None without numba
     codes = None if kernels is None else pool.block_codes()
     if codes is None:  # no row cache
         return None
     keep, ok = kernels.keep_positions(
         *codes,
-        np.ascontiguousarray(estimator.coef_[0], dtype=np.float64),
+        weights,
         float(estimator.intercept_[0]),
         mean,
         beta,

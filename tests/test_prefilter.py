@@ -293,3 +293,74 @@ def test_codes_are_kept_only_for_learners_that_use_them(strategy):
         assert codes.in_use and codes._n == len(buffer)
     else:
         assert not codes.in_use and codes.nbytes == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("d", [3, 7, 128])
+def test_a_row_scores_the_same_in_any_block(dtype, d):
+    # BLAS's matrix-vector product rounds a row's last bit by the rows around
+    # it; the filter scores a subset of the block, so a row's score must not.
+    rng = np.random.default_rng(d)
+    X = rng.normal(size=(3000, d)).astype(dtype)
+    clf = LogisticRegression().fit(X, (X[:, 0] > 0.5).astype(int))
+    ctx = _context(X)
+    for strategy in (MaxEntropy(), InformationDensity("margin")):
+        full = strategy.score(clf, X, ctx)
+        for _ in range(20):
+            rows = np.sort(rng.choice(len(X), rng.integers(1, 300), replace=False))
+            np.testing.assert_array_equal(strategy.score(clf, X[rows], ctx), full[rows])
+
+
+def test_duplicate_rows_tie_and_pick_alike_with_and_without_the_filter(monkeypatch):
+    rng = np.random.default_rng(1)
+    prototypes = rng.normal(size=(300, 7)).astype(np.float32)
+    X = prototypes[rng.integers(0, 300, size=6000)]  # every row 20 times over
+    truth = (X[:, 0] + 0.5 * X[:, 1] > 0.8).astype(int)
+    seed_rows = np.r_[np.flatnonzero(truth == 1)[:5], np.flatnonzero(truth == 0)[:15]]
+    for strategy in ("entropy", "information_density"):
+        with_filter = _run(X, truth, seed_rows, strategy, "exact", rounds=6)
+        with monkeypatch.context() as m:
+            m.setattr(querying_module, "prefiltered", lambda *args: None)
+            assert _run(X, truth, seed_rows, strategy, "exact", rounds=6) == with_filter
+
+
+def test_rows_too_large_to_code_are_not_lost():
+    X = np.random.default_rng(8).normal(size=(400, 4))
+    X[0] = [1e50, -1e50, 0.0, 0.0]  # finite, but no float32 scale codes it
+    clf = LogisticRegression().fit(X[1:], (X[1:, 0] > 0).astype(int))
+    clf.coef_[0] = [1.0, 1.0, 0.5, 0.5]  # z = b for row 0: the most uncertain
+    clf.intercept_[0] = 0.0
+    codes = kernels.int8_codes(X)
+    assert codes[1][0] == np.inf and codes[2][0] == np.inf
+    keep = prefiltered(MaxEntropy(), clf, _Pool(X), X, None, 10, None)
+    assert keep is None or 0 in keep
+
+
+def test_a_density_the_model_computes_as_0_is_not_bounded_above_it():
+    # float32 rows beyond 1e19 have a float32 norm of inf: density 0.
+    X = np.ones((300, 2), dtype=np.float32)
+    X[0] = [1e20, 0.0]
+    X[1:] += np.random.default_rng(9).normal(size=(299, 2)).astype(np.float32) * 0.1
+    clf = LogisticRegression().fit(X[1:], (X[1:, 0] > 1).astype(int))
+    clf.coef_[0] = [1e-30, 1e-30]
+    ctx = QueryContext(density_sum=np.array([1.0, 0.0]), density_count=1)
+    strategy = InformationDensity()
+    scores = strategy.score(clf, X, ctx)
+    assert scores[0] == 0.0
+    keep = prefiltered(strategy, clf, _Pool(X), X, None, 1, ctx)
+    assert keep is None or np.argmax(scores) in keep
+
+
+@pytest.mark.parametrize("scale", [1e-46, 1e-40, 1e39])
+def test_coefficients_float32_cannot_hold_turn_the_filter_off(scale):
+    X = np.random.default_rng(10).normal(size=(400, 8)).astype(np.float32)
+    clf = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
+    assert prefiltered(MaxEntropy(), clf, _Pool(X), X, None, 10, None) is not None
+    clf.coef_ = clf.coef_.astype(np.float64)  # (fitted on float32: float32)
+    clf.coef_[0, 3] = scale
+    assert prefiltered(MaxEntropy(), clf, _Pool(X), X, None, 10, None) is None
+    X64 = X.astype(np.float64)  # float64 rows are scored with float64 weights
+    if scale < 1e-38:
+        assert (
+            prefiltered(MaxEntropy(), clf, _Pool(X64), X64, None, 10, None) is not None
+        )

@@ -33,13 +33,17 @@ from numba import njit
 __all__ = ["abs_z_bounds", "int8_codes", "keep_positions"]
 
 _UNIT = 2.0**-24  # unit roundoff of float32
+_FLOAT32_MAX = 3.4028234663852886e38
+# A float32 row whose norm exceeds this may have a float32 norm of inf (the
+# squares overflow), and then a density of 0 as the model computes it.
+_FLOAT32_NORM_MAX = 1e19
 
 
 @njit(cache=True)
 def weight_levels(n_features):
     """Largest integer weight: an int16 with ``127 * levels * n_features``
     within an int32."""
-    return min(32767, (2**31 - 1) // (127 * max(n_features, 1)))
+    return max(1, min(32767, (2**31 - 1) // (127 * max(n_features, 1))))
 
 
 @njit(cache=True)
@@ -56,9 +60,11 @@ def int8_codes(block):
     """``(codes, scales, slack, norms)`` of the rows of the float ``block``.
 
     ``codes`` int8 (m, d); ``scales`` float32 (m,), NaN for a row that is not
-    finite (its slack and norm are NaN too); ``slack`` float64 (m,): times
-    ``|w|``, a bound on ``|x . w - ẑ|`` against the model's float32 or
-    float64 product; ``norms`` float64 (m,): ``|x|``.
+    finite (its slack and norm are NaN too) and inf for a finite row too
+    large to code (its scale or its squared norm overflows: slack and norm
+    inf); ``slack`` float64 (m,): times ``|w|``, a bound on ``|x . w - ẑ|``
+    against the model's float32 or float64 product; ``norms`` float64 (m,):
+    ``|x|``.
     """
     m, d = block.shape
     gamma = rounding_factor(d)
@@ -71,6 +77,12 @@ def int8_codes(block):
         amax = 0.0
         for j in range(d):
             amax = max(amax, abs(np.float64(block[i, j])))
+        if amax == np.inf:  # an infinite value: not finite
+            scales[i] = slack[i] = norms[i] = np.nan
+            continue
+        if amax / 127.0 > _FLOAT32_MAX:  # no float32 scale: cannot be coded
+            scales[i] = slack[i] = norms[i] = np.inf
+            continue
         scale = np.float32(amax / 127.0)
         inverse = 1.0 / np.float64(scale) if scale > 0 else 0.0
         r2 = x2 = 0.0
@@ -81,9 +93,13 @@ def int8_codes(block):
             diff = x - q * np.float64(scale)
             r2 += diff * diff
             x2 += x * x
-        if not np.isfinite(x2):  # (max ignores NaN)
+        if not (x2 == x2 and r2 == r2):  # a NaN (which max ignores)
             codes[i, :] = 0
             scales[i] = slack[i] = norms[i] = np.nan
+            continue
+        if x2 == np.inf or r2 == np.inf:  # the squares overflow
+            codes[i, :] = 0
+            scales[i] = slack[i] = norms[i] = np.inf
             continue
         r, norm = math.sqrt(r2), math.sqrt(x2)
         scales[i] = scale
@@ -230,6 +246,9 @@ def keep_positions(
     finite or ``t <= floor`` (then every row should be scored).
     """
     m, d = codes.shape
+    for i in range(m):
+        if scales[i] == np.inf:  # a row too large to code: score every row
+            return np.empty(0, dtype=np.int64), False
     # Bounds first, in loops of their own (with the selection in the same
     # loop, they ran several times slower): |z| in [a_low, a_high], the
     # density clipped to [0, 1] (to the power beta) in [c_low, c_high].
@@ -249,7 +268,9 @@ def keep_positions(
                 )
                 err = gamma * (abs(v_lo) + abs(v_hi)) + 1e-12
                 c_high[i] = min(max((v_hi + err) / norms[i], 0.0), 1.0)
-                if norms[i] > 1e-18:  # (a float32 norm below underflows: 0)
+                # (a float32 norm may underflow to 0 or overflow to inf, and
+                # the density be 0)
+                if 1e-18 < norms[i] < _FLOAT32_NORM_MAX:
                     c_low[i] = min(max((v_lo - err) / norms[i], 0.0), 1.0)
         if beta != 1.0:  # (apart: in the loop, the power ran for every row)
             c_low **= beta

@@ -46,7 +46,7 @@ def _unit_dot(X, v, norms=None):
     v = np.asarray(v, dtype=X.dtype).ravel()
     if norms is None:
         norms = row_norms(X)
-    dots = X @ v
+    dots = np.einsum("ij,j->i", X, v)  # a row's value, whatever its block
     out = np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
     return out.astype(np.float64, copy=False)
 

@@ -80,9 +80,13 @@ def _binary_logit(estimator, X):
 
     ``p(classes_[1]) = expit(z)``. The same values (up to rounding) as
     scikit-learn's ``decision_function``, which multiplies X by ``coef_.T``, a
-    one-column matrix (in float64 when the coefficients are): a matrix-vector
-    product in X's own dtype is several times faster on a large block. None
-    when this does not apply (another estimator, a DataFrame, more classes...).
+    one-column matrix (in float64 when the coefficients are): a product in X's
+    own dtype is several times faster on a large block. It is an ``einsum``,
+    not BLAS's matrix-vector product, whose last bit for a row depends on the
+    rows around it: a row scores the same in any block (a pool's whole block,
+    the rows a round keeps, a full scan's block), so exact ties stay ties and
+    every path picks the same rows. None when this does not apply (another
+    estimator, a DataFrame, more classes...).
     """
     if type(estimator) is not LogisticRegression:  # subclasses may override
         return None
@@ -96,7 +100,8 @@ def _binary_logit(estimator, X):
         or X.shape[1] != coef.shape[1]
     ):
         return None
-    z = np.asarray(X @ coef[0].astype(X.dtype, copy=False), dtype=np.float64)
+    w = coef[0].astype(X.dtype, copy=False)
+    z = np.asarray(np.einsum("ij,j->i", X, w), dtype=np.float64)
     z += float(estimator.intercept_[0])
     return z
 
