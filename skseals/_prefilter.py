@@ -38,7 +38,8 @@ _TABLES = {}
 _TIE_MARGIN = 1e-6
 _NO_MASK = np.empty(0, dtype=bool)
 _FLOAT32 = np.finfo(np.float32)
-# Beyond this, integer dot products of int8 codes would need int64 sums.
+# Beyond this, the coefficients' integer levels (few enough for the codes' dot
+# products to sum in int32) are too coarse for a useful bound.
 _MAX_FEATURES = 100_000
 _NO_MEAN = _NO_TABLE = np.empty(0, dtype=np.float64)
 
