@@ -6,7 +6,7 @@ import heapq
 
 import numpy as np
 
-from .utils import best_of, head_positions, tie_break_keys, top_k
+from .utils import best_of, head_positions, tie_break_keys
 from .utils._compiled import compiled
 from .utils._selection import _clean
 
@@ -56,15 +56,17 @@ def select_batch(
             cand, scores, keys, batch_size, seed, pool, exclude, score_rows, rescore
         )
     head = head_positions(scores, batch_size)  # keys are needed for these only
+    head_scores = _clean(scores[head])
     head_keys = tie_break_keys(cand[head], seed)
-    best = top_k(scores[head], head_keys, batch_size)
+    # (Every row of the head ranks at or above the b-th: sorting it is top_k.)
+    best = np.lexsort((head_keys, -head_scores))[:batch_size]
     order, keys = head[best], head_keys[best]
     if not pool.expands or order.size == 0:
         picks = cand[order]
         exclude(picks)
         pool.leave(picks)  # pending rows are no candidates (nor in the density)
         return picks
-    rows, scores = cand[order], _clean(scores[order])
+    rows, scores = cand[order], head_scores[best]
     ranked = _Ranked(rows.tolist(), scores.tolist(), keys.tolist())
     floor = _Floor(ranked, batch_size, seed)
     batch = pool.begin_batch(rows, exclude)
@@ -288,10 +290,10 @@ def _select_compiled(kernels, table, ranked, floor, batch, exclude, score_rows):
     )
     read, picks, blocks, offset = ranked[0], _EMPTY_ROWS, [], 0
     while True:
-        new = np.unique(batch.timed(
+        new = batch.timed(  # sorted, distinct
             unscored, table, read, batch.depth, excluded, members, expanded,
             np.sort(picks), scored[0],
-        ))  # fmt: skip
+        )  # fmt: skip
         if new.size:
             blocks.append(batch.read_rows(new))
             scores = np.ascontiguousarray(score_rows(new, blocks[-1]), np.float64)

@@ -37,19 +37,10 @@ _TABLES = {}
 # Rows whose bound is that close to the b-th score may tie it: kept.
 _TIE_MARGIN = 1e-6
 _NO_MASK = np.empty(0, dtype=bool)
-_FLOAT32 = np.finfo(np.float32)
 # Beyond this, the coefficients' integer levels (few enough for the codes' dot
 # products to sum in int32) are too coarse for a useful bound.
 _MAX_FEATURES = 100_000
 _NO_MEAN = _NO_TABLE = np.empty(0, dtype=np.float64)
-
-
-def _casts(vector):
-    """Whether float32 holds ``vector`` to its relative rounding (the model
-    scores float32 rows with it cast to float32): no value beyond float32's
-    range, nor a non-zero one below its normal numbers."""
-    a = np.abs(vector)
-    return not (np.any(a > _FLOAT32.max) or np.any((a > 0) & (a < _FLOAT32.tiny)))
 
 
 def _uncertainty_table(base):
@@ -122,8 +113,6 @@ def prefiltered(strategy, estimator, pool, block, available, batch_size, context
             return None
         mean = np.asarray(context.density_sum, dtype=np.float64).ravel()
         mean = mean / context.density_count
-    if block.dtype == np.float32 and not (_casts(weights) and _casts(mean)):
-        return None
     kernels = compiled("pool._int8_kernels")  # None without numba
     codes = None if kernels is None else pool.block_codes()
     if codes is None:  # no row cache
@@ -140,5 +129,6 @@ def prefiltered(strategy, estimator, pool, block, available, batch_size, context
         batch_size,
         _FLOOR_DENSITY if table.size else _FLOOR_ABS_LOGIT,
         _TIE_MARGIN,
+        block.dtype == np.float32,
     )
     return keep if ok else None

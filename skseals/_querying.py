@@ -74,15 +74,13 @@ class QueryMixin:
         )
 
     def _score_chunks(self, strategy, ctx, n_rows, rows_of, norms=None):
-        # X was checked finite in fit (an X read by rows is not: a non-finite
-        # row scores NaN and ranks last), so skip the check of every block.
+        # (Within query()'s config_context(assume_finite=True).)
         parts = []
         try:
-            with config_context(assume_finite=True):
-                for s in range(0, n_rows, _SCORE_CHUNK):
-                    e = min(s + _SCORE_CHUNK, n_rows)
-                    ctx.row_norms = None if norms is None else norms[s:e]
-                    parts.append(strategy.score(self.estimator_, rows_of(s, e), ctx))
+            for s in range(0, n_rows, _SCORE_CHUNK):
+                e = min(s + _SCORE_CHUNK, n_rows)
+                ctx.row_norms = None if norms is None else norms[s:e]
+                parts.append(strategy.score(self.estimator_, rows_of(s, e), ctx))
         finally:
             ctx.row_norms = None
         return np.concatenate(parts).astype(np.float64, copy=False)
@@ -150,8 +148,16 @@ class QueryMixin:
         and the candidate pool are restored, so the next call picks as this
         one would have.
         """
-        with self._state_lock(), limit_threads():
-            check_is_fitted(self, "X_")
+        # X was checked finite in fit (an X read by rows is not: a non-finite
+        # row scores NaN and ranks last), so the round's scoring skips the
+        # check of every block it scores.
+        with (
+            self._state_lock(),
+            limit_threads(),
+            config_context(assume_finite=True),
+        ):
+            if "X_" not in self.__dict__:  # (check_is_fitted's tags are slow)
+                check_is_fitted(self, "X_")
             rng, timing = self.random_state_.get_state(), dict(self._timing)
             taken = []  # rows the round made unavailable
             mark = self.pool_.checkpoint()
@@ -215,7 +221,7 @@ class QueryMixin:
 
         def exclude(rows):
             rows = np.asarray(rows, dtype=np.int64)
-            rows = rows[~self.excluded_.contains(rows)]
+            rows = rows[~self.excluded_.contains_ids(rows)]  # (picks: valid ids)
             taken.append(rows)
             self.excluded_.add(rows)
 

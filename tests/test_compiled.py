@@ -61,3 +61,61 @@ def test_other_runtime_errors_are_not_hidden(monkeypatch):
     monkeypatch.setattr(compiled_module, "_import", broken)
     with pytest.raises(RuntimeError, match="something else"):
         compiled_module.compiled("pool._graph_kernels")
+
+
+def test_compiled_bitmap_tests_agree_with_numpy(monkeypatch):
+    from skseals.utils import RowBitmap
+
+    rng = np.random.default_rng(0)
+    s = RowBitmap(1003)
+    s.add(rng.choice(1003, 300, replace=False))
+    rows = rng.integers(0, 1003, 5000).astype(np.int64)
+    compiled = s.contains_ids(rows)
+    assert compiled.dtype == bool and compiled.sum() > 0
+    expected = np.isin(rows, s.ids())
+    np.testing.assert_array_equal(compiled, expected)
+    # a strided or 2-d array takes the numpy path, with the same answers
+    np.testing.assert_array_equal(s.contains_ids(rows[::2]), expected[::2])
+    np.testing.assert_array_equal(
+        s.contains_ids(rows.reshape(50, 100)), expected.reshape(50, 100)
+    )
+    with pytest.raises(IndexError):  # past the bitmap's bytes, as numpy
+        s.contains_ids(np.array([5, 1008], dtype=np.int64))
+    with pytest.raises(IndexError):
+        s.contains_ids(np.array([5, -1], dtype=np.int64))
+
+    monkeypatch.setattr(compiled_module, "_MODULES", {})
+    monkeypatch.setitem(sys.modules, "numba", None)
+    monkeypatch.delitem(sys.modules, "skseals.utils._bitmap_kernels", raising=False)
+    np.testing.assert_array_equal(s.contains_ids(rows), expected)
+
+
+def test_compiled_bitmap_updates_agree_with_numpy(monkeypatch):
+    from skseals.utils import RowBitmap
+
+    rng = np.random.default_rng(1)
+    steps = [
+        (op, rng.integers(0, 997, rng.integers(0, 300)).astype(np.int64))
+        for op in rng.choice(["add", "discard"], 40)
+    ]
+
+    def replay():
+        s = RowBitmap(997)
+        seen = []
+        for op, rows in steps:  # repeats and rows already in (or out of) the set
+            getattr(s, op)(rows)
+            seen.append((s.ids().copy(), len(s), s.version, s.bits.copy()))
+        return seen
+
+    compiled = replay()
+    monkeypatch.setattr(compiled_module, "_MODULES", {})
+    monkeypatch.setitem(sys.modules, "numba", None)
+    monkeypatch.delitem(sys.modules, "skseals.utils._bitmap_kernels", raising=False)
+    plain = replay()
+    assert len(compiled[-1][0]) > 0
+    for (ids_c, n_c, v_c, bits_c), (ids_p, n_p, v_p, bits_p) in zip(
+        compiled, plain, strict=True
+    ):
+        np.testing.assert_array_equal(ids_c, ids_p)
+        np.testing.assert_array_equal(bits_c, bits_p)
+        assert (n_c, v_c) == (n_p, v_p) and n_c == ids_c.size

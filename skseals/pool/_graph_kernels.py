@@ -43,7 +43,7 @@ def in_sorted(values, row):
 def unscored(table, rows, depth, excluded, members, expanded, picked, scored):
     """Rows outside the pool, not in the sorted ``scored``, among the first
     ``depth`` rows still available (not excluded, not in the sorted
-    ``picked``) of each stored list of ``rows``; repeats possible."""
+    ``picked``) of each stored list of ``rows``; sorted, without repeats."""
     width = table.shape[1]
     out = np.empty(rows.shape[0] * min(depth, width), dtype=np.int64)
     m = 0
@@ -61,7 +61,7 @@ def unscored(table, rows, depth, excluded, members, expanded, picked, scored):
             seen += 1
             if seen == depth:
                 break
-    return out[:m]
+    return np.unique(out[:m])
 
 
 @njit(cache=True, inline="always")

@@ -15,10 +15,11 @@ is within ``|w| * slack`` of the value the model's own scoring computes, where
 ``step / 2`` per term, summed over ``|scale * codes|_1 <= sqrt(d) (|x| + r)``)
 and the float32 rounding of the model's own product (``γ_(d+2) |x| |w|``,
 whatever its order of summation, with ``w`` cast to float32 at a relative
-cost of ``2**-24``: :mod:`skseals._prefilter` turns the filter off for
-coefficients float32 cannot hold so). A row too large to code (its scale or
-squared norm overflows) turns it off too. The model's product is an einsum,
-so a row scores the same in the kept rows as in the whole block.
+cost of ``2**-24``: :func:`keep_positions` keeps no bound for coefficients
+float32 cannot hold so, see :func:`float32_holds`). A row too large to code
+(its scale or squared norm overflows) turns the filter off too. The model's
+product is an einsum, so a row scores the same in the kept rows as in the
+whole block.
 
 The same bound holds for the density of information density, ``x . mean``
 (over ``|x|``). :func:`keep_positions` reads the codes once per vector and
@@ -34,10 +35,11 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["abs_z_bounds", "int8_codes", "keep_positions"]
+__all__ = ["abs_z_bounds", "float32_holds", "int8_codes", "keep_positions"]
 
 _UNIT = 2.0**-24  # unit roundoff of float32
 _FLOAT32_MAX = 3.4028234663852886e38
+_FLOAT32_TINY = 1.1754943508222875e-38  # its smallest normal number
 # A float32 row whose norm exceeds this may have a float32 norm of inf (the
 # squares overflow), and then a density of 0 as the model computes it.
 _FLOAT32_NORM_MAX = 1e19
@@ -110,6 +112,18 @@ def int8_codes(block):
         slack[i] = r * (1.0 + 1e-9) + gamma * norm + rounding * (norm + r) * 1.01
         norms[i] = norm
     return codes, scales, slack, norms
+
+
+@njit(cache=True)
+def float32_holds(vector):
+    """Whether float32 holds ``vector`` to its relative rounding (a model
+    scoring float32 rows casts its coefficients to float32): no value beyond
+    float32's range, nor a non-zero one below its normal numbers."""
+    for j in range(vector.shape[0]):
+        a = abs(vector[j])
+        if a > _FLOAT32_MAX or (a > 0.0 and a < _FLOAT32_TINY):
+            return False
+    return True
 
 
 @njit(cache=True)
@@ -234,6 +248,7 @@ def keep_positions(
     batch,
     floor,
     margin,
+    float32,
 ):
     """Positions of the rows that can be among the ``batch`` best scores.
 
@@ -247,9 +262,13 @@ def keep_positions(
     ``t - margin * (1 + |t|)`` ranks below ``batch`` others. The available
     rows whose upper bound is not are returned (sorted), with True; or an
     empty array and False when fewer than ``batch`` available rows are
-    finite or ``t <= floor`` (then every row should be scored).
+    finite or ``t <= floor``, or, for rows scored in float32 (``float32``),
+    when float32 cannot hold ``weights`` or ``mean`` (then every row should be
+    scored).
     """
     m, d = codes.shape
+    if float32 and not (float32_holds(weights) and float32_holds(mean)):
+        return np.empty(0, dtype=np.int64), False
     for i in range(m):
         if scales[i] == np.inf:  # a row too large to code: score every row
             return np.empty(0, dtype=np.int64), False

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._compiled import compiled
+
 __all__ = ["RowBitmap"]
 
 _BIT = (1 << np.arange(8)).astype(np.uint8)  # _BIT[i]: the mask of bit i
@@ -96,6 +98,10 @@ class RowBitmap:
         mask : ndarray of bool, same shape as ``rows``
             Whether each id is in the set.
         """
+        if rows.dtype == np.int64 and rows.ndim == 1 and rows.flags.c_contiguous:
+            kernels = compiled("utils._bitmap_kernels")  # None without numba
+            if kernels is not None:
+                return kernels.contains(self.bits, rows)
         return (self.bits[rows >> 3] & _BIT[rows & 7]) != 0
 
     def add(self, rows):
@@ -114,12 +120,16 @@ class RowBitmap:
         rows = self._as_rows(rows)
         if rows.size == 0:
             return
-        new = rows[~self.contains(rows)]
+        kernels = compiled("utils._bitmap_kernels")  # None without numba
+        if kernels is not None:
+            new = kernels.add(self.bits, rows)  # (distinct, their bits now set)
+        else:
+            new = rows[~self.contains_ids(rows)]
+            if new.size > 1:
+                new = np.unique(new)
+            np.bitwise_or.at(self.bits, new >> 3, _BIT[new & 7])
         if new.size == 0:
             return
-        if new.size > 1:
-            new = np.unique(new)
-        np.bitwise_or.at(self.bits, new >> 3, (1 << (new & 7)).astype(np.uint8))
         self._added.append(new)
         self._count += int(new.size)
         self.version += 1
@@ -160,12 +170,16 @@ class RowBitmap:
         rows = self._as_rows(rows)
         if rows.size == 0:
             return
-        old = rows[self.contains(rows)]
+        kernels = compiled("utils._bitmap_kernels")  # None without numba
+        if kernels is not None:
+            old = kernels.discard(self.bits, rows)  # (distinct, bits now clear)
+        else:
+            old = rows[self.contains_ids(rows)]
+            if old.size > 1:
+                old = np.unique(old)
+            np.bitwise_and.at(self.bits, old >> 3, ~_BIT[old & 7])
         if old.size == 0:
             return
-        if old.size > 1:
-            old = np.unique(old)
-        np.bitwise_and.at(self.bits, old >> 3, (~(1 << (old & 7))).astype(np.uint8))
         self._dirty = True
         self._count -= int(old.size)
         self.version += 1

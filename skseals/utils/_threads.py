@@ -135,12 +135,13 @@ def _apply_blas_caps():
     for lib in _threadpool_controller().lib_controllers:
         if not _process_wide(lib):
             continue
+        current = lib.num_threads  # (a call into the library: read once)
         if _blas_caps:
-            before = _blas_before.setdefault(lib.filepath, lib.num_threads)
+            before = _blas_before.setdefault(lib.filepath, current)
             target = _blas_target(before)
         else:
             target = _blas_before.get(lib.filepath)
-        if target is not None and lib.num_threads != target:
+        if target is not None and current != target:
             # threadpoolctl >= 3.8 lets one "controlling" thread set OpenBLAS
             # and ignores the others; the registry already orders skseals's
             # threads (under _blas_lock), so it sets the pool from any thread.
