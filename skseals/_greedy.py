@@ -49,24 +49,19 @@ def select_batch(
     but not the loop's queue, which holds only rows that could still be
     picked. The picks are exactly those of the plain greedy loop.
     """
-    cand = np.asarray(cand, dtype=np.int64)
+    cand = np.ascontiguousarray(cand, dtype=np.int64)
     if rescore is not None:
         keys = tie_break_keys(cand, seed)
         return _select_sequential(
             cand, scores, keys, batch_size, seed, pool, exclude, score_rows, rescore
         )
-    head = head_positions(scores, batch_size)  # keys are needed for these only
-    head_scores = _clean(scores[head])
-    head_keys = tie_break_keys(cand[head], seed)
-    # (Every row of the head ranks at or above the b-th: sorting it is top_k.)
-    best = np.lexsort((head_keys, -head_scores))[:batch_size]
-    order, keys = head[best], head_keys[best]
+    order, scores, keys = _best_first(cand, scores, batch_size, seed)
     if not pool.expands or order.size == 0:
         picks = cand[order]
         exclude(picks)
         pool.leave(picks)  # pending rows are no candidates (nor in the density)
         return picks
-    rows, scores = cand[order], head_scores[best]
+    rows = cand[order]
     ranked = _Ranked(rows.tolist(), scores.tolist(), keys.tolist())
     floor = _Floor(ranked, batch_size, seed)
     batch = pool.begin_batch(rows, exclude)
@@ -80,6 +75,22 @@ def select_batch(
     if hasattr(batch, "lists"):
         return _select_by_lists(ranked, floor, batch, batch_size, exclude, score_rows)
     return _select_by_expansion(ranked, floor, batch, batch_size, score_rows)
+
+
+def _best_first(cand, scores, batch_size, seed):
+    """``(positions, cleaned scores, keys)`` of the ``batch_size`` best
+    candidates, best first (:func:`~skseals.utils.top_k`'s order)."""
+    kernels = compiled("utils._selection_kernels")  # None without numba
+    if kernels is not None:
+        return kernels.best_first(
+            cand, np.ascontiguousarray(scores, np.float64), np.uint64(seed), batch_size
+        )
+    head = head_positions(scores, batch_size)  # keys are needed for these only
+    head_scores = _clean(scores[head])
+    head_keys = tie_break_keys(cand[head], seed)
+    # (Every row of the head ranks at or above the b-th: sorting it is top_k.)
+    best = np.lexsort((head_keys, -head_scores))[:batch_size]
+    return head[best], head_scores[best], head_keys[best]
 
 
 def graph_kernels():

@@ -119,3 +119,23 @@ def test_compiled_bitmap_updates_agree_with_numpy(monkeypatch):
         np.testing.assert_array_equal(ids_c, ids_p)
         np.testing.assert_array_equal(bits_c, bits_p)
         assert (n_c, v_c) == (n_p, v_p) and n_c == ids_c.size
+
+
+@pytest.mark.parametrize("k", [0, 1, 7, 50, 400])
+def test_compiled_best_first_orders_as_top_k(k):
+    from skseals.utils import tie_break_keys, top_k
+    from skseals.utils._selection_kernels import best_first
+
+    rng = np.random.default_rng(k)
+    rows = rng.permutation(10_000)[:300].astype(np.int64)
+    scores = rng.integers(0, 12, 300).astype(np.float64)  # many exact ties
+    scores[rng.choice(300, 20, replace=False)] = np.nan
+    scores[:5] = -np.inf
+    seed = int(rng.integers(0, 2**63 - 1))
+    positions, best, keys = best_first(rows, scores, np.uint64(seed), k)
+    expected = top_k(scores, tie_break_keys(rows, seed), k)
+    np.testing.assert_array_equal(positions, expected)
+    np.testing.assert_array_equal(keys, tie_break_keys(rows[expected], seed))
+    np.testing.assert_array_equal(
+        best, np.where(np.isnan(scores[expected]), -np.inf, scores[expected])
+    )

@@ -23,7 +23,7 @@ import heapq
 import numpy as np
 from numba import njit
 
-from ..utils._selection import _GOLDEN, _M1, _M2
+from ..utils._selection_kernels import key as _key
 
 __all__ = ["advance", "unscored"]
 
@@ -62,16 +62,6 @@ def unscored(table, rows, depth, excluded, members, expanded, picked, scored):
             if seen == depth:
                 break
     return np.unique(out[:m])
-
-
-@njit(cache=True, inline="always")
-def _key(row, seed):
-    """``skseals.utils.tie_break_keys`` of one row (splitmix64 of row ^ seed)."""
-    z = np.uint64(row) ^ seed
-    z = z + _GOLDEN
-    z = (z ^ (z >> np.uint64(30))) * _M1
-    z = (z ^ (z >> np.uint64(27))) * _M2
-    return z ^ (z >> np.uint64(31))
 
 
 @njit(cache=True)
