@@ -85,17 +85,27 @@ class QueryMixin:
             ctx.row_norms = None
         return np.concatenate(parts).astype(np.float64, copy=False)
 
-    def _score_all(self, strategy, ctx):
-        """Full scan: score contiguous blocks of X (no gathered copy)."""
+    def _score_all(self, strategy, ctx, head=None):
+        """Full scan: score contiguous blocks of X (no gathered copy).
+
+        With ``head``, each block returns only its rows that rank among its
+        ``head`` best (ties included): every row among the ``head`` best of
+        all, the only ones a greedy batch of ``head`` rows reads, is one.
+        """
         from .utils import map_row_blocks
 
-        def score_block(block, start, stop, strategy, estimator, ctx, excluded):
+        def score_block(block, start, stop, strategy, estimator, ctx, excluded, head):
             keep = ~excluded.dense(start, stop)
             if not keep.any():
                 return None
             with config_context(assume_finite=True):  # X was checked in fit
                 s = strategy.score(estimator, block, ctx)
-            return np.flatnonzero(keep) + start, np.asarray(s, dtype=np.float64)[keep]
+            rows = np.flatnonzero(keep)
+            s = np.asarray(s, dtype=np.float64)[rows]
+            if head is not None:
+                best = head_positions(s, head)
+                rows, s = rows[best], s[best]
+            return rows + start, s
 
         # Blocks run through joblib: parallel_config(backend="dask") scores them
         # on a Dask cluster; results are combined in block order (bit-identical).
@@ -104,7 +114,7 @@ class QueryMixin:
             self.X_.shape[0],
             _SCORE_CHUNK,
             X=self.X_,
-            args=(strategy, self.estimator_, ctx, self.excluded_),
+            args=(strategy, self.estimator_, ctx, self.excluded_, head),
         )
         parts = [p for p in parts if p is not None]
         cand = [p[0] for p in parts]
@@ -185,7 +195,10 @@ class QueryMixin:
         strategy = self._round_strategy()
         ctx = self._context()
         if self.pool_.scans_all:
-            cand, scores = self._score_all(strategy, ctx)
+            # A batch reads only the b best rows (a sequential strategy, which
+            # rescores every row after each pick, reads them all).
+            head = None if strategy.sequential else b
+            cand, scores = self._score_all(strategy, ctx, head)
         else:
             cand, block, available = self.pool_.candidate_block()
             keep = None

@@ -649,3 +649,41 @@ def test_released_rows_are_candidates_again(name):
     if name == "full":  # the same model ranks the same rows first again
         np.testing.assert_array_equal(np.sort(again), np.sort(first))
     assert np.isin(again, first).sum() >= 20  # a grown pool: mostly the same
+
+
+@pytest.mark.parametrize("strategy", ["entropy", "most_likely_positive", "kcenter"])
+def test_full_scan_keeps_each_blocks_head_and_picks_as_the_whole_scan(
+    strategy, monkeypatch
+):
+    """A full scan in blocks of 16 rows keeps each block's b best (and ties):
+    the picks are those of scoring every row, ties across blocks included."""
+    import skseals._querying as querying
+
+    rng = np.random.default_rng(3)
+    X = np.repeat(rng.normal(size=(40, 4)), 5, axis=0)  # each row five times
+    y = np.full(200, UNLABELED)
+    y[[0, 5, 100, 150]] = [0, 1, 0, 1]
+    monkeypatch.setattr(querying, "_SCORE_CHUNK", 16)
+    kept = []
+    whole = querying.QueryMixin._score_all
+
+    def spy(self, strategy, ctx, head=None):
+        cand, scores = whole(self, strategy, ctx, head)
+        kept.append(cand.size)
+        return cand, scores
+
+    def every_row(self, strategy, ctx, head=None):
+        return whole(self, strategy, ctx, None)
+
+    runs = []
+    for score_all in (spy, every_row):
+        monkeypatch.setattr(querying.QueryMixin, "_score_all", score_all)
+        lr = ActiveLearner(
+            query_strategy=strategy, pool=FullScanPool(), batch_size=7, random_state=0
+        ).fit(X, y)
+        runs.append([lr.query().tolist() for _ in range(3)])
+    assert runs[0] == runs[1]
+    if strategy == "kcenter":  # sequential: rescores every row after a pick
+        assert min(kept) > 150
+    else:  # about 7 of 16 rows per block (and ties), not all 196
+        assert max(kept) < 150

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._compiled import compiled
+
 __all__ = ["tie_break_keys", "top_k", "best_of", "head_positions"]
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -126,7 +128,11 @@ def head_positions(scores, k):
         return np.empty(0, dtype=np.intp)
     if k == m:
         return np.arange(m)
-    kth = np.partition(scores, m - k)[m - k]
+    kernels = compiled("utils._selection_kernels")  # None without numba
+    if kernels is not None and scores.ndim == 1 and scores.flags.c_contiguous:
+        kth = kernels.kth_largest(scores, k)  # (one read, no partitioned copy)
+    else:
+        kth = np.partition(scores, m - k)[m - k]
     return np.flatnonzero(scores >= kth)
 
 

@@ -14,7 +14,7 @@ from numba import njit
 
 from ._selection import _GOLDEN, _M1, _M2
 
-__all__ = ["best_first", "key"]
+__all__ = ["best_first", "key", "kth_largest"]
 
 
 @njit(cache=True, inline="always")
@@ -25,6 +25,43 @@ def key(row, seed):
     z = (z ^ (z >> np.uint64(30))) * _M1
     z = (z ^ (z >> np.uint64(27))) * _M2
     return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True, inline="always")
+def _cleaned(s):
+    return -np.inf if s != s else s
+
+
+@njit(cache=True)
+def kth_largest(scores, k):
+    """The ``k``-th largest of ``scores`` (NaN as -inf; ``1 <= k <= m``), from
+    a heap of the ``k`` largest: one read of the scores, most of them only
+    compared with the heap's smallest."""
+    heap = np.empty(k, dtype=np.float64)  # a min-heap
+    for i in range(k):
+        heap[i] = _cleaned(scores[i])
+    for i in range(k // 2 - 1, -1, -1):
+        _sift_down_min(heap, i, k)
+    for i in range(k, scores.shape[0]):
+        s = _cleaned(scores[i])
+        if s > heap[0]:
+            heap[0] = s
+            _sift_down_min(heap, 0, k)
+    return heap[0]
+
+
+@njit(cache=True, inline="always")
+def _sift_down_min(heap, i, n):
+    while True:
+        child = 2 * i + 1
+        if child >= n:
+            return
+        if child + 1 < n and heap[child + 1] < heap[child]:
+            child += 1
+        if heap[child] >= heap[i]:
+            return
+        heap[i], heap[child] = heap[child], heap[i]
+        i = child
 
 
 @njit(cache=True)
@@ -42,26 +79,24 @@ def best_first(rows, scores, seed, k):
             np.empty(0, dtype=np.float64),
             np.empty(0, dtype=np.uint64),
         )
-    clean = np.empty(m, dtype=np.float64)
-    for i in range(m):
-        s = scores[i]
-        clean[i] = -np.inf if s != s else s
-    kth = np.partition(clean, m - k)[m - k]
+    kth = kth_largest(scores, k)
     n = 0
     for i in range(m):
-        if clean[i] >= kth:
+        if _cleaned(scores[i]) >= kth:
             n += 1
     head = np.empty(n, dtype=np.int64)
     n = 0
     for i in range(m):
-        if clean[i] >= kth:
+        if _cleaned(scores[i]) >= kth:
             head[n] = i
             n += 1
-    head_scores = clean[head]
+    head_scores = np.empty(n, dtype=np.float64)
+    for t in range(n):
+        head_scores[t] = _cleaned(scores[head[t]])
     head = head[np.argsort(-head_scores, kind="mergesort")]
-    head_scores = clean[head]
     head_keys = np.empty(n, dtype=np.uint64)
     for t in range(n):
+        head_scores[t] = _cleaned(scores[head[t]])
         head_keys[t] = key(rows[head[t]], seed)
     # Equal scores: lower key first (insertion sort within each run of ties).
     for t in range(1, n):
