@@ -80,11 +80,16 @@ def select_batch(
 def _best_first(cand, scores, batch_size, seed):
     """``(positions, cleaned scores, keys)`` of the ``batch_size`` best
     candidates, best first (:func:`~skseals.utils.top_k`'s order)."""
-    kernels = compiled("utils._selection_kernels")  # None without numba
-    if kernels is not None:
-        return kernels.best_first(
-            cand, np.ascontiguousarray(scores, np.float64), np.uint64(seed), batch_size
+    scores = np.ascontiguousarray(scores, np.float64)
+    if scores.shape != cand.shape:
+        raise ValueError(
+            f"{scores.shape[0]} scores for {cand.shape[0]} candidates: a query "
+            "strategy's score() must return one score per row it is given."
         )
+    kernels = compiled("utils._selection_kernels")  # None without numba
+    if kernels is not None:  # (batch_size may exceed int64: cut at the rows)
+        k = min(batch_size, cand.shape[0])
+        return kernels.best_first(cand, scores, np.uint64(seed), k)
     head = head_positions(scores, batch_size)  # keys are needed for these only
     head_scores = _clean(scores[head])
     head_keys = tie_break_keys(cand[head], seed)

@@ -25,6 +25,18 @@ __all__ = ["QueryMixin"]
 _SCORE_CHUNK = 65536  # rows scored per call
 
 
+def _one_per_row(strategy, scores, n_rows):
+    """``scores`` as float64, or ValueError unless there is one per row."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != (n_rows,):
+        raise ValueError(
+            f"{type(strategy).__name__}.score() returned scores of shape "
+            f"{scores.shape} for {n_rows} rows: a query strategy must return one "
+            "score per row, an array of shape (n_rows,)."
+        )
+    return scores
+
+
 class QueryMixin:
     """``query()`` of :class:`ActiveLearner` / :class:`ActiveSearcher`: the
     candidates' scores and the greedy, expanding batch."""
@@ -80,7 +92,8 @@ class QueryMixin:
             for s in range(0, n_rows, _SCORE_CHUNK):
                 e = min(s + _SCORE_CHUNK, n_rows)
                 ctx.row_norms = None if norms is None else norms[s:e]
-                parts.append(strategy.score(self.estimator_, rows_of(s, e), ctx))
+                scores = strategy.score(self.estimator_, rows_of(s, e), ctx)
+                parts.append(_one_per_row(strategy, scores, e - s))
         finally:
             ctx.row_norms = None
         return np.concatenate(parts).astype(np.float64, copy=False)
@@ -101,7 +114,7 @@ class QueryMixin:
             with config_context(assume_finite=True):  # X was checked in fit
                 s = strategy.score(estimator, block, ctx)
             rows = np.flatnonzero(keep)
-            s = np.asarray(s, dtype=np.float64)[rows]
+            s = _one_per_row(strategy, s, block.shape[0])[rows]
             if head is not None:
                 best = head_positions(s, head)
                 rows, s = rows[best], s[best]
@@ -124,10 +137,16 @@ class QueryMixin:
         return np.concatenate(cand).astype(np.int64), np.concatenate(scores)
 
     def _query_anywhere(self, strategy, cand, scores, seed, ctx):
-        """Add the neighbours of the most uncertain row's projection to the pool."""
+        """Add the neighbours of the most uncertain row's projection to the pool
+        (none when the projection is not finite in float32: a model without a
+        decision boundary, all of whose coefficients are 0 or nearly)."""
         head = head_positions(scores, 1)
         best = cand[head[top_k(scores[head], tie_break_keys(cand[head], seed), 1)]]
         point = strategy.project(self.estimator_, self.X_[best])
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = np.isfinite(np.asarray(point, dtype=np.float32)).all()
+        if not finite:  # no decision boundary (every coefficient 0, or ~0)
+            return cand, scores
         joined = self.pool_.add_near(point, strategy.n_neighbors)
         if joined.size == 0:
             return cand, scores

@@ -139,3 +139,17 @@ def test_compiled_best_first_orders_as_top_k(k):
     np.testing.assert_array_equal(
         best, np.where(np.isnan(scores[expected]), -np.inf, scores[expected])
     )
+
+
+def test_compiled_best_first_with_every_score_tied():
+    """A random strategy (or a tree's few probabilities) ties a whole pool:
+    the lowest keys win, as with top_k (ties are sorted, not inserted)."""
+    from skseals.utils import tie_break_keys, top_k
+    from skseals.utils._selection_kernels import best_first
+
+    rows = np.random.default_rng(0).permutation(200_000).astype(np.int64)
+    scores = np.zeros(rows.size)
+    positions, best, keys = best_first(rows, scores, np.uint64(11), 100)
+    expected = top_k(scores, tie_break_keys(rows, 11), 100)
+    np.testing.assert_array_equal(positions, expected)
+    assert not best.any() and np.all(keys[1:] > keys[:-1])

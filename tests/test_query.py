@@ -635,3 +635,46 @@ def test_query_anywhere_follows_set_params():
     )
     with pytest.raises(TypeError, match="another QueryAnywhere"):
         QueryAnywhere(QueryAnywhere()).check_params()
+
+
+@pytest.mark.parametrize("index", ["exact", "hnswlib", "annoy"])
+def test_query_anywhere_without_a_decision_boundary_searches_nowhere(index):
+    """Every coefficient 0 (strong L1): the projection is NaN. The round adds
+    no rows around it (an index would return arbitrary rows for a NaN point)
+    and still picks; add_near itself refuses points that are not finite."""
+    from skseals import UNLABELED, ActiveLearner
+    from skseals.pool import KNNPool
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 4))
+    y = np.full(300, UNLABELED)
+    y[:6] = [0, 1, 0, 1, 0, 1]
+    est = LogisticRegression(l1_ratio=1.0, solver="liblinear", C=1e-3)
+    lr = ActiveLearner(
+        est, query_strategy="query_anywhere", pool=KNNPool(5, index=index),
+        batch_size=3, random_state=0,
+    ).fit(X, y)  # fmt: skip
+    assert not lr.estimator_.coef_.any()
+    joined = []
+    add_near = lr.pool_.add_near
+    lr.pool_.add_near = lambda *a: joined.append(add_near(*a)) or joined[-1]
+    picks = lr.query()
+    assert picks.size == 3 and not joined  # no search around the NaN point
+    for bad in (np.nan, np.inf, 1e39):  # 1e39 overflows float32
+        with pytest.raises(ValueError, match="`vectors` holds values that are not"):
+            add_near(np.full((1, 4), bad))
+
+
+def test_a_batch_size_beyond_int64_returns_every_candidate():
+    from skseals import UNLABELED, ActiveLearner
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((50, 3))
+    y = np.full(50, UNLABELED)
+    y[:4] = [0, 1, 0, 1]
+    for pool in ("full", "knn"):
+        lr = ActiveLearner(pool=pool, random_state=0).fit(X, y)
+        picks = lr.query(2**63)
+        assert sorted(picks.tolist()) == sorted(set(picks.tolist()))
+        if pool == "full":
+            assert picks.size == 46

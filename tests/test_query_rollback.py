@@ -14,6 +14,7 @@ import pytest
 
 import skseals._greedy as greedy_module
 from skseals import ActiveLearner
+from skseals.base import BaseQueryStrategy
 from skseals.neighbors import KNNGraph
 from skseals.pool import FullScanPool, KNNPool, RandomSubsetPool
 from skseals.query import QueryAnywhere
@@ -182,3 +183,36 @@ def test_a_failed_query_leaves_the_learner_as_it_was(
     np.testing.assert_array_equal(failed.query(), untouched.query())
     if kind == "graph-compiled" and strategy != "kcenter":
         assert kernels and kernels[0] is not None  # the compiled loop ran
+
+
+class _WrongCount(BaseQueryStrategy):
+    """Breaks the contract: returns ``extra`` scores more than rows (fewer when
+    negative)."""
+
+    def __init__(self, extra):
+        self.extra = extra
+
+    def score(self, estimator, X, context):
+        scores = -np.abs(estimator.decision_function(X))
+        if self.extra < 0:
+            return scores[: self.extra]
+        return np.r_[scores, np.ones(self.extra)]
+
+
+@pytest.mark.parametrize("pool", ["knn", "full"])
+@pytest.mark.parametrize("extra", [-1, 1, 100_000])
+def test_a_strategy_with_the_wrong_number_of_scores_raises_and_takes_nothing(
+    data, pool, extra
+):
+    X, y, _ = data
+    make = {"knn": lambda: KNNPool(10, index="exact"), "full": FullScanPool}[pool]
+    lr = ActiveLearner(query_strategy=_WrongCount(extra), pool=make(), random_state=0)
+    lr.fit(X, y)
+    rng = lr.random_state_.get_state()[1].copy()
+    candidates = lr.candidate_indices().copy()
+    n_excluded = len(lr.excluded_)
+    with pytest.raises(ValueError, match="_WrongCount.score.. returned .* one score"):
+        lr.query()
+    assert len(lr.pending_indices_) == 0 and len(lr.excluded_) == n_excluded
+    np.testing.assert_array_equal(lr.random_state_.get_state()[1], rng)
+    np.testing.assert_array_equal(lr.candidate_indices(), candidates)

@@ -429,7 +429,8 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
         Raises
         ------
         ValueError
-            If ``vectors`` do not have as many features as the index.
+            If ``vectors`` do not have as many features as the index, or are
+            not finite in float32.
         """
         k = self._depth(self.n_neighbors if n_neighbors is None else n_neighbors)
         vectors = np.atleast_2d(vectors)
@@ -441,10 +442,16 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
                 "features than the classifier's, and query-anywhere works in the "
                 "classifier's space. Build the index on the classifier's features."
             )
+        with np.errstate(over="ignore", invalid="ignore"):
+            vectors = np.asarray(vectors, dtype=np.float32)
+        if not np.isfinite(vectors).all():  # (query() skips scikit-learn's check)
+            raise ValueError(
+                "`vectors` holds values that are not finite in float32 (NaN, "
+                "infinite, or beyond float32's range): pass finite points to "
+                "search around."
+            )
         t0 = time.perf_counter()
-        _, ind = self.index_.search(
-            np.asarray(vectors, dtype=np.float32), k, exclude=self._excluded
-        )
+        _, ind = self.index_.search(vectors, k, exclude=self._excluded)
         self._knn_seconds += time.perf_counter() - t0
         rows = np.unique(np.asarray(ind, dtype=np.int64).ravel())
         rows = rows[rows >= 0]

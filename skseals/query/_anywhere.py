@@ -126,10 +126,12 @@ class QueryAnywhere(_WrapsStrategy):
         -------
         P : ndarray of shape (n_rows, n_features), dtype float64
             The projections; ``estimator.decision_function(P)`` is 0 up to
-            rounding.
+            rounding. NaN when every coefficient is 0 (there is no hyperplane;
+            the learner then searches around no point).
         """
         w = np.asarray(estimator.coef_, dtype=np.float64).ravel()
         b = float(np.ravel(estimator.intercept_)[0])
         X = np.asarray(X, dtype=np.float64)
         f = X @ w + b
-        return X - np.outer(f / (w @ w), w)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return X - np.outer(f / (w @ w), w)
