@@ -176,6 +176,11 @@ class QueryMixin:
         leaves the learner as it was: no row is taken, and the random state
         and the candidate pool are restored, so the next call picks as this
         one would have.
+
+        The round runs under ``sklearn.config_context(assume_finite=True)``:
+        the rows of X it scores were checked in ``fit``. A custom strategy or
+        pool that validates other input during the round checks finiteness
+        itself.
         """
         # X was checked finite in fit (an X read by rows is not: a non-finite
         # row scores NaN and ranks last), so the round's scoring skips the
