@@ -80,12 +80,7 @@ def select_batch(
 def _best_first(cand, scores, batch_size, seed):
     """``(positions, cleaned scores, keys)`` of the ``batch_size`` best
     candidates, best first (:func:`~skseals.utils.top_k`'s order)."""
-    scores = np.ascontiguousarray(scores, np.float64)
-    if scores.shape != cand.shape:
-        raise ValueError(
-            f"{scores.shape[0]} scores for {cand.shape[0]} candidates: a query "
-            "strategy's score() must return one score per row it is given."
-        )
+    scores = np.ascontiguousarray(scores, np.float64)  # (one per candidate)
     kernels = compiled("utils._selection_kernels")  # None without numba
     if kernels is not None:  # (batch_size may exceed int64: cut at the rows)
         k = min(batch_size, cand.shape[0])

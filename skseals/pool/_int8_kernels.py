@@ -35,6 +35,9 @@ import math
 import numpy as np
 from numba import njit
 
+from ..utils._selection_kernels import sift_down as _sift_down
+from ..utils._selection_kernels import sift_up as _sift_up
+
 __all__ = ["abs_z_bounds", "float32_holds", "int8_codes", "keep_positions"]
 
 _UNIT = 2.0**-24  # unit roundoff of float32
@@ -124,32 +127,6 @@ def float32_holds(vector):
         if a > _FLOAT32_MAX or (a > 0.0 and a < _FLOAT32_TINY):
             return False
     return True
-
-
-@njit(cache=True)
-def _sift_down(heap, n):
-    """Restore the max-heap ``heap[:n]`` after its top was replaced."""
-    i = 0
-    while True:
-        child = 2 * i + 1
-        if child >= n:
-            return
-        if child + 1 < n and heap[child + 1] > heap[child]:
-            child += 1
-        if heap[child] <= heap[i]:
-            return
-        heap[i], heap[child] = heap[child], heap[i]
-        i = child
-
-
-@njit(cache=True)
-def _sift_up(heap, i):
-    while i > 0:
-        parent = (i - 1) // 2
-        if heap[parent] >= heap[i]:
-            return
-        heap[i], heap[parent] = heap[parent], heap[i]
-        i = parent
 
 
 @njit(cache=True)

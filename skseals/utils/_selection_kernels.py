@@ -17,7 +17,7 @@ from numba import njit
 
 from ._selection import _GOLDEN, _M1, _M2
 
-__all__ = ["best_first", "key", "kth_largest"]
+__all__ = ["best_first", "key", "kth_largest", "sift_down", "sift_up"]
 
 
 @njit(cache=True, inline="always")
@@ -36,35 +36,47 @@ def _cleaned(s):
 
 
 @njit(cache=True)
-def kth_largest(scores, k):
-    """The ``k``-th largest of ``scores`` (NaN as -inf; ``1 <= k <= m``), from
-    a heap of the ``k`` largest: one read of the scores, most of them only
-    compared with the heap's smallest."""
-    heap = np.empty(k, dtype=np.float64)  # a min-heap
-    for i in range(k):
-        heap[i] = _cleaned(scores[i])
-    for i in range(k // 2 - 1, -1, -1):
-        _sift_down_min(heap, i, k)
-    for i in range(k, scores.shape[0]):
-        s = _cleaned(scores[i])
-        if s > heap[0]:
-            heap[0] = s
-            _sift_down_min(heap, 0, k)
-    return heap[0]
-
-
-@njit(cache=True, inline="always")
-def _sift_down_min(heap, i, n):
+def sift_down(heap, n):
+    """Restore the max-heap ``heap[:n]`` after its top was replaced."""
+    i = 0
     while True:
         child = 2 * i + 1
         if child >= n:
             return
-        if child + 1 < n and heap[child + 1] < heap[child]:
+        if child + 1 < n and heap[child + 1] > heap[child]:
             child += 1
-        if heap[child] >= heap[i]:
+        if heap[child] <= heap[i]:
             return
         heap[i], heap[child] = heap[child], heap[i]
         i = child
+
+
+@njit(cache=True)
+def sift_up(heap, i):
+    """Restore the max-heap ``heap[:i + 1]`` after ``heap[i]`` was added."""
+    while i > 0:
+        parent = (i - 1) // 2
+        if heap[parent] >= heap[i]:
+            return
+        heap[i], heap[parent] = heap[parent], heap[i]
+        i = parent
+
+
+@njit(cache=True)
+def kth_largest(scores, k):
+    """The ``k``-th largest of ``scores`` (NaN as -inf; ``1 <= k <= m``), from
+    a heap of the ``k`` largest (a max-heap of minus them): one read of the
+    scores, most of them only compared with the heap's smallest."""
+    heap = np.empty(k, dtype=np.float64)
+    for i in range(k):
+        heap[i] = -_cleaned(scores[i])
+        sift_up(heap, i)
+    for i in range(k, scores.shape[0]):
+        s = _cleaned(scores[i])
+        if -s < heap[0]:
+            heap[0] = -s
+            sift_down(heap, k)
+    return -heap[0]
 
 
 @njit(cache=True)
