@@ -11,18 +11,26 @@ from sklearn.utils.validation import check_is_fitted
 from ._cold_start import CentroidClassifier
 from ._greedy import select_batch
 from ._prefilter import prefiltered
-from .base import QueryContext
+from .base import BaseCandidatePool, QueryContext
+from .pool import RandomSubsetPool
 from .utils import (
     check_batch_size,
     head_positions,
     tie_break_keys,
     top_k,
 )
+from .utils._rng_snapshot import RandomStateSnapshot
 from .utils._threads import limit_threads
 
 __all__ = ["QueryMixin"]
 
 _SCORE_CHUNK = 65536  # rows scored per call
+# A round draws its seed from the learner's generator (randint: no normals) and
+# hands the generator to the pool's begin_round; these draw no normals either.
+_BEGIN_ROUNDS_WITHOUT_NORMALS = (
+    BaseCandidatePool.begin_round,
+    RandomSubsetPool.begin_round,
+)
 
 
 def _one_per_row(strategy, scores, n_rows):
@@ -192,7 +200,12 @@ class QueryMixin:
         ):
             if "X_" not in self.__dict__:  # (check_is_fitted's tags are slow)
                 check_is_fitted(self, "X_")
-            rng, timing = self.random_state_.get_state(), dict(self._timing)
+            rng = RandomStateSnapshot(
+                self.random_state_,
+                draws_normals=type(self.pool_).begin_round
+                not in _BEGIN_ROUNDS_WITHOUT_NORMALS,
+            )
+            timing = dict(self._timing)
             taken = []  # rows the round made unavailable
             mark = self.pool_.checkpoint()
             try:
@@ -202,7 +215,7 @@ class QueryMixin:
                 self.excluded_.discard(rows)
                 self.pending_.discard(rows)
                 self.pool_.rollback(mark, rows)
-                self.random_state_.set_state(rng)
+                rng.restore()
                 self._timing = timing
                 raise
             self.pool_.commit(mark)

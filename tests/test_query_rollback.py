@@ -60,6 +60,15 @@ class _Fault:
         return self._call(*args, **kwargs)
 
 
+class _NormalPool(RandomSubsetPool):
+    """Draws a normal from the learner's generator at each round's start (its
+    cached second Gaussian is state the round's rollback must restore)."""
+
+    def begin_round(self, random_state):
+        self.last_normal_ = random_state.standard_normal()
+        super().begin_round(random_state)
+
+
 def _pool(kind, graph):
     if kind == "exact":
         return KNNPool(8, index="exact")
@@ -67,6 +76,8 @@ def _pool(kind, graph):
         return KNNPool(8, index="exact", row_cache=False)
     if kind.startswith("graph"):
         return KNNPool(8, index=graph)
+    if kind == "normal":
+        return _NormalPool(300)
     return FullScanPool() if kind == "full" else RandomSubsetPool(300)
 
 
@@ -93,6 +104,7 @@ def _state(lr):
         "excluded": lr.excluded_.ids(),
         "rng": lr.random_state_.get_state()[1].tolist(),
         "rng position": lr.random_state_.get_state()[2],
+        "rng gaussian": lr.random_state_.get_state()[3:],
     }
     for key, value in pool.get_state().items():
         if key != "build_seconds":
@@ -137,6 +149,7 @@ def _sites(kind, learner):
         "graph-compiled",
         "full",
         "random",
+        "normal",
     ],
 )
 def test_a_failed_query_leaves_the_learner_as_it_was(
