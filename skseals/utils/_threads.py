@@ -16,8 +16,9 @@ setting for the whole process; an OpenMP BLAS (faiss's) follows each thread's
 OpenMP setting. Caps on the process-wide pools held at once by several
 threads are kept in one registry: the limit in force is the smallest of them
 (each thread's innermost cap counting, as if it ran alone), and when the last
-one is released every pool is set back to what it was before the first,
-whatever the order the threads release theirs in.
+one is released every pool a cap set is set back to what it was before the
+first, whatever the order the threads release theirs in (when no cap set a
+pool, nothing is read or set again).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from functools import lru_cache, wraps
 
 from .._config import _check_n_threads, get_config
@@ -39,12 +40,12 @@ __all__ = [
 
 _lock = threading.Lock()
 _share = threading.local()  # a worker thread's share of the budget
-_controller = None
-_n_modules = -1
+_split = None  # (len(sys.modules), per-thread libraries, process-wide ones)
 # BLAS pools are process-wide: the caps held by every thread, under one lock.
 _blas_lock = threading.Lock()
 _blas_caps = {}  # token -> (thread id, n_threads, exact), in the order entered
 _blas_before = {}  # filepath -> the pool's size before the first cap
+_blas_sets = 0  # how many times the caps have set a pool
 
 
 def _default_n_threads():
@@ -96,16 +97,22 @@ def effective_n_threads(n_threads=None):
     return _default_n_threads() if n_threads is None else n_threads
 
 
-def _threadpool_controller():
-    """threadpoolctl's view of the loaded libraries, re-scanned after imports."""
-    global _controller, _n_modules
-    from threadpoolctl import ThreadpoolController
+def _libraries():
+    """threadpoolctl's controllers of the loaded libraries, re-scanned after
+    imports, in two lists: per-thread settings (OpenMP, an OpenMP BLAS) and
+    process-wide BLAS pools."""
+    global _split
+    split = _split
+    if split is None or split[0] != len(sys.modules):
+        from threadpoolctl import ThreadpoolController
 
-    with _lock:
-        if _controller is None or len(sys.modules) != _n_modules:
-            _controller = ThreadpoolController()
-            _n_modules = len(sys.modules)
-        return _controller
+        with _lock:
+            n_modules = len(sys.modules)
+            libs = ThreadpoolController().lib_controllers
+            per_thread = [lib for lib in libs if not _process_wide(lib)]
+            process_wide = [lib for lib in libs if _process_wide(lib)]
+            _split = split = (n_modules, per_thread, process_wide)
+    return split[1], split[2]
 
 
 def _blas_target(before):
@@ -129,12 +136,11 @@ def _process_wide(lib):
     return lib.user_api == "blas" and getattr(lib, "threading_layer", "") != "openmp"
 
 
-def _apply_blas_caps():
-    """Set every process-wide BLAS pool to what the caps held call for
-    (``_blas_lock`` held); with none held, back to its size before the first."""
-    for lib in _threadpool_controller().lib_controllers:
-        if not _process_wide(lib):
-            continue
+def _apply_blas_caps(libs):
+    """Set the process-wide BLAS pools ``libs`` to what the caps held call for
+    (``_blas_lock`` held); with none held, back to their size before the first."""
+    global _blas_sets
+    for lib in libs:
         current = lib.num_threads  # (a call into the library: read once)
         if _blas_caps:
             before = _blas_before.setdefault(lib.filepath, current)
@@ -146,34 +152,19 @@ def _apply_blas_caps():
             # and ignores the others; the registry already orders skseals's
             # threads (under _blas_lock), so it sets the pool from any thread.
             getattr(lib, "_real_set_num_threads", lib.set_num_threads)(target)
+            _blas_sets += 1
     if not _blas_caps:
         _blas_before.clear()
 
 
-@contextmanager
-def _blas_cap(n_threads, exact):
-    """Hold a cap on the (process-wide) BLAS pools, in the registry."""
-    token = object()
-    with _blas_lock:
-        _blas_caps[token] = (threading.get_ident(), n_threads, exact)
-        _apply_blas_caps()
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            del _blas_caps[token]
-            _apply_blas_caps()
-
-
-@contextmanager
-def limit_threads(n_threads=None, *, exact=None, openmp_only=False):
+class limit_threads:
     """Cap BLAS, OpenMP and faiss's thread pools; restore on exit.
 
-    OpenMP's limits (faiss's and an OpenMP BLAS's included) are per thread:
-    set in this thread and restored on exit. A pthreads BLAS pool is
-    process-wide: the cap joins those other threads hold, the smallest is in
-    force, and the pool is restored when the last cap is released (see the
-    module docstring).
+    A context manager. OpenMP's limits (faiss's and an OpenMP BLAS's
+    included) are per thread: set in this thread and restored on exit. A
+    pthreads BLAS pool is process-wide: the cap joins those other threads
+    hold, the smallest is in force, and the pool is restored when the last cap
+    is released (see the module docstring).
 
     Parameters
     ----------
@@ -189,35 +180,74 @@ def limit_threads(n_threads=None, *, exact=None, openmp_only=False):
         process-wide BLAS pools: for worker threads whose BLAS pools the
         calling thread capped already.
 
-    Yields
-    ------
-    n_threads : int
-        The cap applied.
+    Notes
+    -----
+    ``with limit_threads() as n:`` binds ``n`` to the cap applied. Every
+    ``query()`` enters one: it calls the libraries' controllers directly
+    (not through a new threadpoolctl limiter) and sets only the pools above
+    the cap.
     """
-    explicit = n_threads is not None or get_config()["n_threads"] is not None
-    n = effective_n_threads(n_threads)
-    exact = explicit if exact is None else bool(exact)
-    controller = _threadpool_controller()
-    chosen = [
-        lib.filepath
-        for lib in controller.lib_controllers
-        if not _process_wide(lib)
-        and (lib.num_threads > n or (exact and lib.num_threads != n))
-    ]
-    # The process-wide cap last: released first, per-thread limits after it.
-    with ExitStack() as stack:
-        if chosen:
-            stack.enter_context(controller.select(filepath=chosen).limit(limits=n))
-        faiss = sys.modules.get("faiss")  # never imported just to cap it
-        omp_get = getattr(faiss, "omp_get_max_threads", None)
-        if omp_get is not None:
-            before = omp_get()
-            if before > n or (exact and before != n):
-                faiss.omp_set_num_threads(n)
-                stack.callback(faiss.omp_set_num_threads, before)
-        if not openmp_only:
-            stack.enter_context(_blas_cap(n, exact))
-        yield n
+
+    __slots__ = ("_blas", "_exact", "_n_threads", "_openmp_only", "_undo")
+
+    def __init__(self, n_threads=None, *, exact=None, openmp_only=False):
+        self._n_threads = n_threads
+        self._exact = exact
+        self._openmp_only = openmp_only
+
+    def __enter__(self):
+        n = _check_n_threads(self._n_threads)
+        if n is None:
+            n = get_config()["n_threads"]
+        exact = n is not None if self._exact is None else bool(self._exact)
+        if n is None:
+            n = _default_n_threads()
+        per_thread, process_wide = _libraries()
+        self._undo = undo = []  # (setter, size before), in the order set
+        self._blas = None
+        try:
+            for lib in per_thread:
+                before = lib.num_threads
+                if before > n or (exact and before != n):
+                    lib.set_num_threads(n)
+                    undo.append((lib.set_num_threads, before))
+            faiss = sys.modules.get("faiss")  # never imported just to cap it
+            omp_get = getattr(faiss, "omp_get_max_threads", None)
+            if omp_get is not None:
+                before = omp_get()
+                if before > n or (exact and before != n):
+                    faiss.omp_set_num_threads(n)
+                    undo.append((faiss.omp_set_num_threads, before))
+            # The process-wide cap last: released first, the per-thread
+            # limits after it.
+            if not self._openmp_only:
+                token = object()
+                with _blas_lock:
+                    _blas_caps[token] = (threading.get_ident(), n, exact)
+                    # (a pool set from here on is restored on exit)
+                    self._blas = (token, process_wide, _blas_sets)
+                    _apply_blas_caps(process_wide)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return n
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        try:
+            if self._blas is not None:
+                token, process_wide, sets = self._blas
+                self._blas = None
+                with _blas_lock:
+                    del _blas_caps[token]
+                    if _blas_caps or _blas_sets != sets:
+                        _apply_blas_caps(process_wide)
+                    else:  # no pool was set since before the cap: none to restore
+                        _blas_before.clear()
+        finally:
+            undo, self._undo = self._undo, []
+            for set_num_threads, before in reversed(undo):
+                set_num_threads(before)
+        return False
 
 
 @contextmanager
