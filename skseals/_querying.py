@@ -19,7 +19,7 @@ from .utils import (
     tie_break_keys,
     top_k,
 )
-from .utils._rng_snapshot import RandomStateSnapshot
+from .utils._random_state import RandomStateSnapshot, draw_seed
 from .utils._threads import limit_threads
 
 __all__ = ["QueryMixin"]
@@ -225,9 +225,7 @@ class QueryMixin:
         """One round; every row it excludes is appended to ``taken`` first."""
         b = check_batch_size(self.batch_size if batch_size is None else batch_size)
         t0 = time.perf_counter()
-        seed = int(
-            self.random_state_.randint(0, np.iinfo(np.int64).max, dtype=np.int64)
-        )
+        seed = draw_seed(self.random_state_)
         self.pool_.begin_round(self.random_state_)
         strategy = self._round_strategy()
         ctx = self._context()

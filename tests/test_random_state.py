@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from skseals.utils._rng_snapshot import RandomStateSnapshot, _struct_as_expected
+from skseals.utils._random_state import (
+    RandomStateSnapshot,
+    _raw_seeds_as_randint,
+    _seed_from_raw,
+    _struct_as_expected,
+    draw_seed,
+)
 
 
 def _full_state(rng):
@@ -64,3 +70,31 @@ def test_a_generator_other_than_mt19937_takes_get_state():
     np.testing.assert_array_equal(rng.randint(1000, size=10), first)
     snapshot.restore()
     assert str(rng.get_state(legacy=False)) == str(before)
+
+
+def test_the_seed_draw_matches_randint():
+    assert _raw_seeds_as_randint()
+    a, b = np.random.RandomState(11), np.random.RandomState(11)
+    for _ in range(700):  # across a refill of the key
+        expected = int(a.randint(0, np.iinfo(np.int64).max, dtype=np.int64))
+        assert draw_seed(b) == expected
+    assert _full_state(a) == _full_state(b)
+
+
+def test_the_seed_of_a_generator_other_than_mt19937_comes_from_randint():
+    a = np.random.RandomState(np.random.PCG64(2))
+    b = np.random.RandomState(np.random.PCG64(2))
+    assert draw_seed(a) == int(b.randint(0, np.iinfo(np.int64).max, dtype=np.int64))
+    assert a.randint(1 << 30) == b.randint(1 << 30)
+
+
+def test_an_out_of_range_raw_value_is_drawn_again():
+    class _Raw:
+        def __init__(self):
+            self.words = [[0xFFFFFFFF, 0xFFFFFFFF], [0x7FFFFFFF, 0xFFFFFFFE]]
+
+        def random_raw(self, size):
+            return np.array(self.words.pop(0), dtype=np.uint64)
+
+    # 2**63 - 1 is outside randint's range: the next value is taken.
+    assert _seed_from_raw(_Raw()) == 2**63 - 2
