@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from sklearn import config_context
 from sklearn.utils.validation import check_is_fitted
 
 from ._cold_start import CentroidClassifier
@@ -21,6 +20,7 @@ from .utils import (
 )
 from .utils._random_state import RandomStateSnapshot, draw_seed
 from .utils._threads import limit_threads
+from .utils._validation import assume_finite
 
 __all__ = ["QueryMixin"]
 
@@ -94,7 +94,7 @@ class QueryMixin:
         )
 
     def _score_chunks(self, strategy, ctx, n_rows, rows_of, norms=None):
-        # (Within query()'s config_context(assume_finite=True).)
+        # (Within query()'s assume_finite().)
         parts = []
         try:
             for s in range(0, n_rows, _SCORE_CHUNK):
@@ -119,7 +119,7 @@ class QueryMixin:
             keep = ~excluded.dense(start, stop)
             if not keep.any():
                 return None
-            with config_context(assume_finite=True):  # X was checked in fit
+            with assume_finite():  # X was checked in fit
                 s = strategy.score(estimator, block, ctx)
             rows = np.flatnonzero(keep)
             s = _one_per_row(strategy, s, block.shape[0])[rows]
@@ -185,7 +185,8 @@ class QueryMixin:
         and the candidate pool are restored, so the next call picks as this
         one would have.
 
-        The round runs under ``sklearn.config_context(assume_finite=True)``:
+        The round runs with scikit-learn's ``assume_finite`` set, as under
+        ``sklearn.config_context(assume_finite=True)``:
         the rows of X it scores were checked in ``fit``. A custom strategy or
         pool that validates other input during the round checks finiteness
         itself.
@@ -196,7 +197,7 @@ class QueryMixin:
         with (
             self._state_lock(),
             limit_threads(),
-            config_context(assume_finite=True),
+            assume_finite(),
         ):
             if "X_" not in self.__dict__:  # (check_is_fitted's tags are slow)
                 check_is_fitted(self, "X_")

@@ -229,3 +229,40 @@ def test_a_strategy_with_the_wrong_number_of_scores_raises_and_takes_nothing(
     assert len(lr.pending_indices_) == 0 and len(lr.excluded_) == n_excluded
     np.testing.assert_array_equal(lr.random_state_.get_state()[1], rng)
     np.testing.assert_array_equal(lr.candidate_indices(), candidates)
+
+
+class _RecordsConfig(BaseQueryStrategy):
+    """Records scikit-learn's assume_finite while it scores; raises when told."""
+
+    def __init__(self, fail=False):
+        self.fail = fail
+
+    def score(self, estimator, X, context):
+        import sklearn
+
+        self.seen_ = sklearn.get_config()["assume_finite"]
+        if self.fail:
+            raise OSError("injected fault")
+        return -np.abs(estimator.decision_function(X))
+
+
+@pytest.mark.parametrize("fail", [False, True])
+@pytest.mark.parametrize("before", [False, True])
+def test_the_round_assumes_finite_rows_and_restores_the_setting(data, fail, before):
+    import sklearn
+
+    X, y, _ = data
+    strategy = _RecordsConfig()
+    lr = ActiveLearner(query_strategy=strategy, pool=FullScanPool(), random_state=0)
+    lr.fit(X, y)  # (fit scores a few rows to check the strategy)
+    lr.query_strategy_.fail = fail
+    with sklearn.config_context(assume_finite=before, working_memory=77):
+        if fail:
+            with pytest.raises(OSError):
+                lr.query()
+        else:
+            lr.query()
+        assert lr.query_strategy_.seen_ is True
+        config = sklearn.get_config()
+        assert config["assume_finite"] is before
+        assert config["working_memory"] == 77

@@ -6,6 +6,7 @@ import warnings
 from numbers import Integral
 
 import numpy as np
+from sklearn import get_config, set_config
 from sklearn.base import clone
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_consistent_length, validate_data
@@ -14,6 +15,7 @@ from ..base import QueryContext
 from ._row_array import RowArray, is_row_array
 
 __all__ = [
+    "assume_finite",
     "check_batch_size",
     "check_class_values",
     "check_indices",
@@ -24,6 +26,38 @@ __all__ = [
     "seed_if_unset",
     "validate_rows",
 ]
+
+
+class assume_finite:
+    """``sklearn.config_context(assume_finite=True)``, restoring that key alone.
+
+    A context manager: scikit-learn skips its finiteness checks inside (in
+    this thread), for rows of an X already checked in ``fit``. Every
+    ``query()`` enters one; ``config_context`` saves and restores every
+    setting and takes about four times as long when its code is out of cache
+    (0.11 against 0.03 ms).
+
+    Examples
+    --------
+    >>> import sklearn
+    >>> from skseals.utils._validation import assume_finite
+    >>> with assume_finite():
+    ...     sklearn.get_config()["assume_finite"]
+    True
+    >>> sklearn.get_config()["assume_finite"]
+    False
+    """
+
+    __slots__ = ("_before",)
+
+    def __enter__(self):
+        self._before = get_config()["assume_finite"]
+        set_config(assume_finite=True)
+        return self
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        set_config(assume_finite=self._before)
+        return False
 
 
 def validate_rows(
