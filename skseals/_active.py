@@ -212,6 +212,7 @@ class _BaseActive(
         self.pool_ = pool
         self._timing["knn_seconds"] += pool.pop_knn_seconds()
         self._refit()
+        self._prepare_round_data()
         self._fitted_components = self._components_in_force()
         self._create_journal(header)
         return self
@@ -303,6 +304,7 @@ class _BaseActive(
         self.pool_.update(idx)
         self._timing["knn_seconds"] += self.pool_.pop_knn_seconds()
         self._refit()
+        self._prepare_round_data()
         return self
 
     def release(self, rows=None):

@@ -22,7 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from .query import InformationDensity, LeastConfidence, Margin, MaxEntropy
 from .utils._compiled import compiled
 
-__all__ = ["prefiltered"]
+__all__ = ["filters", "prefiltered"]
 
 # Strategies that rank a binary LogisticRegression's rows by |z| alone, and the
 # ones whose uncertainty InformationDensity may weight.
@@ -66,6 +66,22 @@ def _scoring(strategy):
     return None
 
 
+def filters(strategy, estimator):
+    """Whether :func:`prefiltered` bounds ``strategy``'s scores of rows for
+    ``estimator`` (a binary ``LogisticRegression``), given a pool with int8
+    codes and a block of float rows at least twice the batch."""
+    if type(estimator) is not LogisticRegression:
+        return False
+    coef = getattr(estimator, "coef_", None)
+    return (
+        coef is not None
+        and coef.ndim == 2
+        and coef.shape[0] == 1
+        and coef.shape[1] <= _MAX_FEATURES
+        and _scoring(strategy) is not None
+    )
+
+
 def prefiltered(strategy, estimator, pool, block, available, batch_size, context):
     """Positions into ``block`` to score, or None to score every row.
 
@@ -93,19 +109,14 @@ def prefiltered(strategy, estimator, pool, block, available, batch_size, context
         Sorted positions of available rows, including every row that can rank
         among the ``batch_size`` best of the block.
     """
-    scoring = None
-    if (
+    if not (
         block.shape[0] >= 2 * batch_size
-        and type(estimator) is LogisticRegression
-        and getattr(estimator, "coef_", None) is not None
-        and estimator.coef_.shape == (1, block.shape[1])
+        and filters(strategy, estimator)
+        and estimator.coef_.shape[1] == block.shape[1]
         and block.dtype.type in (np.float32, np.float64)
-        and block.shape[1] <= _MAX_FEATURES
     ):
-        scoring = _scoring(strategy)
-    if scoring is None:
         return None
-    table, beta = scoring
+    table, beta = _scoring(strategy)
     weights = np.ascontiguousarray(estimator.coef_[0], dtype=np.float64)
     mean = _NO_MEAN
     if table.size:

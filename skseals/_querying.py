@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._cold_start import CentroidClassifier
 from ._greedy import select_batch
-from ._prefilter import prefiltered
+from ._prefilter import filters, prefiltered
 from .base import BaseCandidatePool, QueryContext
 from .pool import RandomSubsetPool
 from .utils import (
@@ -68,6 +68,23 @@ class QueryMixin:
         if cold:
             ctx.centroid = self.estimator_.centroid_
         return ctx
+
+    def _prepare_round_data(self):
+        """Compute, after a refit, what the next ``query()`` would otherwise
+        compute once: the int8 codes of the pool's row cache when the round's
+        strategy filters by them, its norms for information density. (Rows
+        that join later get theirs as they join.) A first round after ``fit``
+        then costs what every round costs. It only fills a cache: should it
+        fail (out of memory), the labels are kept and the round computes the
+        values itself, raising there if it must."""
+        strategy = self._round_strategy()
+        try:
+            if filters(strategy, self.estimator_):
+                self.pool_.block_codes()
+            if strategy.requires_density:
+                self.pool_.block_norms()
+        except Exception:  # (a cache: the round computes it again)
+            pass
 
     def _round_strategy(self):
         if isinstance(self.estimator_, CentroidClassifier):

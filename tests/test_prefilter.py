@@ -284,15 +284,41 @@ def test_codes_are_kept_only_for_learners_that_use_them(strategy):
         batch_size=10,
         random_state=0,
     ).fit(X, y)
-    for _ in range(3):
+    buffer = lr.pool_._buffer
+    codes, norms = buffer._codes, buffer._norms
+    for r in range(4):
+        if strategy != "most_likely_positive":
+            # Coded in fit() and teach(), for the next round: a first round
+            # after fit() codes no row either.
+            assert codes.in_use and codes._n == len(buffer) > 0, r
+        else:
+            assert not codes.in_use and codes.nbytes == 0
+        # Information density's norms too (and only its).
+        assert norms.in_use == (strategy == "information_density")
+        assert not norms.in_use or norms._n == len(buffer)
         picks = lr.query()
         lr.teach(picks, (X[picks, 0] > 0).astype(int))
-    buffer = lr.pool_._buffer
-    codes = buffer._codes
-    if strategy != "most_likely_positive":  # coded in teach(), for the next round
-        assert codes.in_use and codes._n == len(buffer)
-    else:
-        assert not codes.in_use and codes.nbytes == 0
+
+
+def test_a_failure_to_code_rows_in_teach_keeps_the_labels(monkeypatch):
+    X = np.random.default_rng(8).normal(size=(2000, 8)).astype(np.float32)
+    y = np.full(len(X), -1)
+    y[:10] = [0, 1] * 5
+    lr = ActiveLearner(
+        pool=KNNPool(n_neighbors=10, index="exact"), batch_size=10, random_state=0
+    ).fit(X, y)
+    picks = lr.query()
+
+    def no_memory(*args):
+        raise MemoryError("injected")
+
+    monkeypatch.setattr(type(lr.pool_._buffer), "codes", no_memory)
+    lr.teach(picks, (X[picks, 0] > 0).astype(int))  # does not raise
+    assert np.all(lr.labels_[picks] != -1)
+    with pytest.raises(MemoryError, match="injected"):  # the round needs them
+        lr.query()
+    monkeypatch.undo()
+    assert lr.query().shape == (10,)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
