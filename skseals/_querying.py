@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from numbers import Integral
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -27,6 +28,8 @@ __all__ = ["QueryMixin"]
 _SCORE_CHUNK = 65536  # rows scored per call
 # A round draws its seed from the learner's generator (randint: no normals) and
 # hands the generator to the pool's begin_round; these draw no normals either.
+# (Nothing else in a round sees a generator the learner made from an int seed;
+# numpy's global one, or the user's, other code may draw normals from.)
 _BEGIN_ROUNDS_WITHOUT_NORMALS = (
     BaseCandidatePool.begin_round,
     RandomSubsetPool.begin_round,
@@ -220,8 +223,8 @@ class QueryMixin:
                 check_is_fitted(self, "X_")
             rng = RandomStateSnapshot(
                 self.random_state_,
-                draws_normals=type(self.pool_).begin_round
-                not in _BEGIN_ROUNDS_WITHOUT_NORMALS,
+                draws_normals=not isinstance(self.random_state, Integral)
+                or type(self.pool_).begin_round not in _BEGIN_ROUNDS_WITHOUT_NORMALS,
             )
             timing = dict(self._timing)
             taken = []  # rows the round made unavailable

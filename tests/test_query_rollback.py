@@ -266,3 +266,36 @@ def test_the_round_assumes_finite_rows_and_restores_the_setting(data, fail, befo
         config = sklearn.get_config()
         assert config["assume_finite"] is before
         assert config["working_memory"] == 77
+
+
+class _DrawsNormals(BaseQueryStrategy):
+    """Draws normals from numpy's global generator while it scores, as code
+    run in a round may; raises when told."""
+
+    def __init__(self, fail=False):
+        self.fail = fail
+
+    def score(self, estimator, X, context):
+        noise = np.random.standard_normal(X.shape[0]) * 1e-9  # noqa: NPY002
+        if self.fail:
+            raise KeyboardInterrupt
+        return -np.abs(estimator.decision_function(X)) + noise
+
+
+def test_numpys_global_generator_is_restored_with_its_cached_gaussian(data):
+    # random_state=None: the learner draws from numpy's global generator,
+    # which other code run in the round shares.
+    X, y, _ = data
+    lr = ActiveLearner(
+        query_strategy=_DrawsNormals(), pool=KNNPool(10, index="exact")
+    ).fit(X, y)
+    rng = lr.random_state_
+    assert rng is np.random.mtrand._rand
+    rng.standard_normal(3)  # leaves a Gaussian cached
+    name, key, pos, has_gauss, gauss = rng.get_state()
+    lr.query_strategy_.fail = True
+    with pytest.raises(KeyboardInterrupt):
+        lr.query()
+    after = rng.get_state()
+    np.testing.assert_array_equal(after[1], key)
+    assert after[2:] == (pos, has_gauss, gauss)

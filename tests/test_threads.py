@@ -196,6 +196,89 @@ def test_overlapping_budgets_of_two_threads_share_blas(first_out):
         assert _shared_blas() == {3}  # as found
 
 
+def test_a_cap_that_sets_nothing_leaves_after_one_that_did():
+    # Thread a sets the pools to 1 (exact); thread b enters while a holds its
+    # cap (its own lower-only cap of 1 sets nothing) and leaves last: the pools
+    # must still go back to their size before a's cap.
+    a_in, b_in, a_out = (threading.Event() for _ in range(3))
+    errors = []
+
+    def a():
+        try:
+            with limit_threads(1, exact=True):
+                a_in.set()
+                b_in.wait(10)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            a_in.set()
+            a_out.set()
+
+    def b():
+        try:
+            a_in.wait(10)
+            with limit_threads(1, exact=False):
+                b_in.set()
+                a_out.wait(10)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            b_in.set()
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        if _shared_blas() != {2}:
+            pytest.skip("no process-wide BLAS pool to share")
+        threads = [threading.Thread(target=f) for f in (a, b)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        assert not errors
+        assert _shared_blas() == {2}  # as found
+
+
+class _FakeBLAS:
+    """A process-wide BLAS pool as threadpoolctl describes one."""
+
+    user_api, threading_layer, filepath = "blas", "pthreads", "/fake/libblas.so"
+
+    def __init__(self, num_threads):
+        self.num_threads = num_threads
+
+    def set_num_threads(self, n):
+        self.num_threads = n
+
+
+def test_a_blas_library_loaded_inside_a_cap_is_restored(monkeypatch):
+    import skseals.utils._threads as threads_module
+
+    real = threads_module._libraries
+    fake = _FakeBLAS(4)
+    with limit_threads(1, exact=True):
+        # Loaded now (a lazy import): the next cap sees it and sets it to 1.
+        monkeypatch.setattr(
+            threads_module, "_libraries", lambda: (real()[0], [*real()[1], fake])
+        )
+        with limit_threads(1, exact=True):
+            assert fake.num_threads == 1
+    assert fake.num_threads == 4  # back as found when the last cap left
+
+
+def test_a_cap_is_entered_once_and_works_as_a_decorator(two_threads):
+    cap = limit_threads(1, exact=True)
+    with cap:
+        with pytest.raises(RuntimeError, match="already entered"):
+            cap.__enter__()
+        assert _all(1)
+    assert _all(2)
+
+    @limit_threads(1, exact=True)
+    def pools(depth):
+        return _all(1) and (depth == 0 or pools(depth - 1))  # (re-entered)
+
+    assert pools(2) and _all(2)
+
+
 def test_default_budget_never_raises_an_outside_limit():
     # The session's threadpool_limits(1) stays: the default budget (the
     # cores) only lowers pools.

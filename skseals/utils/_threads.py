@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from contextlib import contextmanager
+from contextlib import ContextDecorator, contextmanager
 from functools import lru_cache, wraps
 
 from .._config import _check_n_threads, get_config
@@ -45,7 +45,7 @@ _split = None  # (len(sys.modules), per-thread libraries, process-wide ones)
 _blas_lock = threading.Lock()
 _blas_caps = {}  # token -> (thread id, n_threads, exact), in the order entered
 _blas_before = {}  # filepath -> the pool's size before the first cap
-_blas_sets = 0  # how many times the caps have set a pool
+_blas_set = False  # whether a cap set a pool since the registry was last empty
 
 
 def _default_n_threads():
@@ -139,7 +139,7 @@ def _process_wide(lib):
 def _apply_blas_caps(libs):
     """Set the process-wide BLAS pools ``libs`` to what the caps held call for
     (``_blas_lock`` held); with none held, back to their size before the first."""
-    global _blas_sets
+    global _blas_set
     for lib in libs:
         current = lib.num_threads  # (a call into the library: read once)
         if _blas_caps:
@@ -152,15 +152,16 @@ def _apply_blas_caps(libs):
             # and ignores the others; the registry already orders skseals's
             # threads (under _blas_lock), so it sets the pool from any thread.
             getattr(lib, "_real_set_num_threads", lib.set_num_threads)(target)
-            _blas_sets += 1
+            _blas_set = True
     if not _blas_caps:
         _blas_before.clear()
+        _blas_set = False
 
 
-class limit_threads:
+class limit_threads(ContextDecorator):
     """Cap BLAS, OpenMP and faiss's thread pools; restore on exit.
 
-    A context manager. OpenMP's limits (faiss's and an OpenMP BLAS's
+    A context manager (and decorator). OpenMP's limits (faiss's and an OpenMP BLAS's
     included) are per thread: set in this thread and restored on exit. A
     pthreads BLAS pool is process-wide: the cap joins those other threads
     hold, the smallest is in force, and the pool is restored when the last cap
@@ -188,14 +189,24 @@ class limit_threads:
     the cap.
     """
 
-    __slots__ = ("_blas", "_exact", "_n_threads", "_openmp_only", "_undo")
-
     def __init__(self, n_threads=None, *, exact=None, openmp_only=False):
         self._n_threads = n_threads
         self._exact = exact
         self._openmp_only = openmp_only
+        self._undo = None  # None: not entered
+        self._blas = None
+
+    def _recreate_cm(self):  # (as a decorator: a fresh cap per call)
+        return type(self)(
+            self._n_threads, exact=self._exact, openmp_only=self._openmp_only
+        )
 
     def __enter__(self):
+        if self._undo is not None:
+            raise RuntimeError(
+                "This limit_threads(...) is already entered: enter a new one for "
+                "each with-block (they nest)."
+            )
         n = _check_n_threads(self._n_threads)
         if n is None:
             n = get_config()["n_threads"]
@@ -224,8 +235,7 @@ class limit_threads:
                 token = object()
                 with _blas_lock:
                     _blas_caps[token] = (threading.get_ident(), n, exact)
-                    # (a pool set from here on is restored on exit)
-                    self._blas = (token, process_wide, _blas_sets)
+                    self._blas = token
                     _apply_blas_caps(process_wide)
         except BaseException:
             self.__exit__(None, None, None)
@@ -235,17 +245,17 @@ class limit_threads:
     def __exit__(self, exc_type, exc_value, traceback):
         try:
             if self._blas is not None:
-                token, process_wide, sets = self._blas
-                self._blas = None
+                token, self._blas = self._blas, None
                 with _blas_lock:
                     del _blas_caps[token]
-                    if _blas_caps or _blas_sets != sets:
-                        _apply_blas_caps(process_wide)
-                    else:  # no pool was set since before the cap: none to restore
+                    if _blas_caps or _blas_set:
+                        # (the libraries loaded now: one may have joined since)
+                        _apply_blas_caps(_libraries()[1])
+                    else:  # no cap set a pool since the first: none to restore
                         _blas_before.clear()
         finally:
-            undo, self._undo = self._undo, []
-            for set_num_threads, before in reversed(undo):
+            undo, self._undo = self._undo, None
+            for set_num_threads, before in reversed(undo or ()):
                 set_num_threads(before)
         return False
 
