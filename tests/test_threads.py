@@ -203,32 +203,27 @@ def test_a_cap_that_sets_nothing_leaves_after_one_that_did():
     a_in, b_in, a_out = (threading.Event() for _ in range(3))
     errors = []
 
-    def a():
+    def hold(exact, wait_for, entered, left=()):
+        """Hold a cap of 1 (the lower-only one enters once the exact one is
+        in), set ``entered`` inside it, leave once ``wait_for`` is set, then
+        set ``left``."""
         try:
-            with limit_threads(1, exact=True):
-                a_in.set()
-                b_in.wait(10)
+            if not exact:
+                a_in.wait(10)
+            with limit_threads(1, exact=exact):
+                entered.set()
+                wait_for.wait(10)
         except Exception as exc:
             errors.append(exc)
         finally:
-            a_in.set()
-            a_out.set()
+            for event in (entered, *left):
+                event.set()
 
-    def b():
-        try:
-            a_in.wait(10)
-            with limit_threads(1, exact=False):
-                b_in.set()
-                a_out.wait(10)
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            b_in.set()
-
+    plans = [(True, b_in, a_in, (a_out,)), (False, a_out, b_in)]
     with threadpool_limits(limits=2, user_api="blas"):
         if _shared_blas() != {2}:
             pytest.skip("no process-wide BLAS pool to share")
-        threads = [threading.Thread(target=f) for f in (a, b)]
+        threads = [threading.Thread(target=hold, args=plan) for plan in plans]
         for t in threads:
             t.start()
         for t in threads:
