@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from contextlib import contextmanager
 from numbers import Integral
 
 import numpy as np
@@ -30,11 +29,12 @@ class SessionMixin:
     """
 
     # -- lock ------------------------------------------------------------------
-    @contextmanager
     def _state_lock(self):
-        lock = self.__dict__.setdefault("_lock", threading.RLock())
-        with lock:
-            yield
+        """The learner's lock (an RLock, entered with ``with``), made once."""
+        lock = self.__dict__.get("_lock")
+        if lock is None:  # (setdefault: two threads get the same one)
+            lock = self.__dict__.setdefault("_lock", threading.RLock())
+        return lock
 
     def __getstate__(self):
         state = super().__getstate__()
