@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from numbers import Integral
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -223,7 +222,7 @@ class QueryMixin:
                 check_is_fitted(self, "X_")
             rng = RandomStateSnapshot(
                 self.random_state_,
-                draws_normals=not isinstance(self.random_state, Integral)
+                draws_normals=not isinstance(self.random_state, (int, np.integer))
                 or type(self.pool_).begin_round not in _BEGIN_ROUNDS_WITHOUT_NORMALS,
             )
             timing = dict(self._timing)
