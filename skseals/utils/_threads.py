@@ -27,7 +27,7 @@ import os
 import sys
 import threading
 from contextlib import ContextDecorator, contextmanager
-from functools import lru_cache, wraps
+from functools import lru_cache
 
 from .._config import _check_n_threads, get_config
 
@@ -293,11 +293,6 @@ def capped_n_threads(num_threads):
 
 
 def thread_limited(func):
-    """Decorator: run ``func`` under :func:`limit_threads` (the budget in force)."""
-
-    @wraps(func)
-    def wrapper(*args, **kwargs):
-        with limit_threads():
-            return func(*args, **kwargs)
-
-    return wrapper
+    """Decorator: run ``func`` under :func:`limit_threads` (the budget in force,
+    read at each call)."""
+    return limit_threads()(func)
