@@ -13,6 +13,18 @@ from .utils._selection import _clean
 __all__ = ["select_batch"]
 
 _EMPTY_ROWS = np.empty(0, dtype=np.int64)
+_NO_KEY_FLOOR = np.uint64(np.iinfo(np.uint64).max)
+_NO_SCORES = np.empty(0, dtype=np.float64)
+# The compiled loop's rows scored so far, before any (see _graph_kernels._merge;
+# empty arrays: nothing writes to them).
+_NONE_SCORED = (
+    _EMPTY_ROWS,
+    _NO_SCORES,
+    np.empty(0, dtype=np.uint64),
+    np.empty(0, dtype=bool),
+    np.empty(0, dtype=bool),
+    _EMPTY_ROWS,
+)
 
 
 def select_batch(
@@ -62,16 +74,16 @@ def select_batch(
         pool.leave(picks)  # pending rows are no candidates (nor in the density)
         return picks
     rows = cand[order]
-    ranked = _Ranked(rows.tolist(), scores.tolist(), keys.tolist())
-    floor = _Floor(ranked, batch_size, seed)
     batch = pool.begin_batch(rows, exclude)
     table = batch.graph_table() if hasattr(batch, "graph_table") else None
-    if table is not None:
-        kernels = graph_kernels()
-        if kernels is not None:
-            return _select_compiled(
-                kernels, table, (rows, scores, keys), floor, batch, exclude, score_rows
-            )
+    kernels = None if table is None else graph_kernels()
+    if kernels is not None:
+        return _select_compiled(
+            kernels, table, (rows, scores, keys), batch_size, seed, batch, exclude,
+            score_rows,
+        )  # fmt: skip
+    ranked = _Ranked(rows.tolist(), scores.tolist(), keys.tolist())
+    floor = _Floor(ranked, batch_size, seed)
     if hasattr(batch, "lists"):
         return _select_by_lists(ranked, floor, batch, batch_size, exclude, score_rows)
     return _select_by_expansion(ranked, floor, batch, batch_size, score_rows)
@@ -275,7 +287,9 @@ def _select_by_lists(ranked, floor, batch, batch_size, exclude, score_rows):
     return picks
 
 
-def _select_compiled(kernels, table, ranked, floor, batch, exclude, score_rows):
+def _select_compiled(
+    kernels, table, ranked, batch_size, seed, batch, exclude, score_rows
+):
     """The greedy loop over a graph's stored lists, as one compiled call.
 
     Each pick's list is read from the table when the pick is made (its ``k``
@@ -289,29 +303,28 @@ def _select_compiled(kernels, table, ranked, floor, batch, exclude, score_rows):
     """
     unscored, advance = kernels
     excluded, members, expanded = batch.bitmaps()
-    bounds = (floor.full, float(floor.score), np.uint64(floor.key))
-    seed = np.uint64(floor.seed)
-    scored = (
-        _EMPTY_ROWS,
-        np.empty(0, dtype=np.float64),
-        np.empty(0, dtype=np.uint64),
-        np.empty(0, dtype=bool),
-        np.empty(0, dtype=bool),
-        _EMPTY_ROWS,
+    # The floor (as _Floor's), from the ranked arrays.
+    full = ranked[0].shape[0] == batch_size
+    bounds = (
+        (full, float(ranked[1][-1]), ranked[2][-1])
+        if full
+        else (False, -np.inf, _NO_KEY_FLOOR)
     )
+    seed = np.uint64(seed)
+    scored = _NONE_SCORED
     read, picks, blocks, offset = ranked[0], _EMPTY_ROWS, [], 0
     while True:
         new = batch.timed(  # sorted, distinct
             unscored, table, read, batch.depth, excluded, members, expanded,
-            np.sort(picks), scored[0],
+            np.sort(picks) if picks.size else picks, scored[0],
         )  # fmt: skip
         if new.size:
             blocks.append(batch.read_rows(new))
             scores = np.ascontiguousarray(score_rows(new, blocks[-1]), np.float64)
         else:
-            scores = np.empty(0, dtype=np.float64)
+            scores = _NO_SCORES
         need, picks, joined, read, scored = advance(
-            table, batch.n_neighbors, floor.batch_size, excluded, members,
+            table, batch.n_neighbors, batch_size, excluded, members,
             expanded, ranked, bounds, seed, scored, new, scores, offset,
         )  # fmt: skip
         offset += new.shape[0]
@@ -330,7 +343,7 @@ def _select_sequential(
     cand, scores, keys, batch_size, seed, pool, exclude, score_rows, rescore
 ):
     rows = np.asarray(cand, dtype=np.int64)
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = np.array(scores, dtype=np.float64)  # (updated in place: a copy)
     alive = np.ones(rows.shape[0], dtype=bool)
     picks = []
     while len(picks) < batch_size:

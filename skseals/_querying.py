@@ -123,7 +123,8 @@ class QueryMixin:
                 parts.append(_one_per_row(strategy, scores, e - s))
         finally:
             ctx.row_norms = None
-        return np.concatenate(parts).astype(np.float64, copy=False)
+        # (float64 each: _one_per_row's; a round's usual call is one chunk)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def _score_all(self, strategy, ctx, head=None):
         """Full scan: score contiguous blocks of X (no gathered copy).

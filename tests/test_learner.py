@@ -447,3 +447,67 @@ def test_object_y_of_numbers_is_taken_and_booleans_are_refused(blobs):
     flags[:4] = [True, False, True, False]
     with pytest.raises(ValueError, match=r"y holds booleans.*astype\(int\)"):
         ActiveSearcher(pool="full").fit(X, flags)
+
+
+class _KeptScores(MaxEntropy):
+    """Returns its scores array itself, the same object for the same rows."""
+
+    def __init__(self):
+        super().__init__()
+        self.kept_ = {}
+
+    def score(self, estimator, X, context):
+        key = np.asarray(X).tobytes()
+        if key not in self.kept_:
+            self.kept_[key] = super().score(estimator, X, context)
+        return self.kept_[key]
+
+
+class _KeptSequentialScores(_KeptScores):
+    """Sequential (each pick rescores the rest), like KCenterGreedy."""
+
+    sequential = True
+
+    def update_scores(self, scores, X, x_picked, context):
+        return np.asarray(scores, dtype=np.float64) - 1.0
+
+
+def _pool_over_exact_graph():
+    from skseals.neighbors import KNNGraph
+
+    return KNNPool(10, index=KNNGraph(10, index="exact"))
+
+
+def _random_subset_pool():
+    from skseals.pool import RandomSubsetPool
+
+    return RandomSubsetPool(0.2)
+
+
+@pytest.mark.parametrize("strategy", [_KeptScores, _KeptSequentialScores])
+@pytest.mark.parametrize(
+    "make_pool",
+    [lambda: KNNPool(10, index="exact"), _pool_over_exact_graph, _random_subset_pool],
+    ids=["exact", "graph", "random-subset"],
+)
+def test_query_does_not_write_to_the_scores_a_strategy_returns(
+    blobs, strategy, make_pool
+):
+    # The greedy loop may update scores in place (a sequential strategy's):
+    # on its own copy, never on the array the strategy returned.
+    X, y, _ = blobs
+    learner = ActiveLearner(
+        query_strategy=strategy(),
+        pool=make_pool(),
+        batch_size=5,
+        random_state=0,
+    ).fit(X, y)
+    learner.query()
+    fresh = strategy()
+    kept = learner.query_strategy_.kept_
+    assert kept  # (the learner scores with its clone)
+    for key, scores in kept.items():
+        rows = np.frombuffer(key, dtype=X.dtype).reshape(-1, X.shape[1])
+        np.testing.assert_array_equal(
+            scores, fresh.score(learner.estimator_, rows, None)
+        )
