@@ -101,6 +101,9 @@ def test_default_budget_is_the_cores_or_omp_num_threads(monkeypatch):
     assert effective_n_threads() == 3
     monkeypatch.setenv("OMP_NUM_THREADS", "")
     assert effective_n_threads() == cpu_count()
+    for odd in ("\u00b2", "\u0663", "1.5", "0", "-2"):  # ², an Arabic 3: ignored
+        monkeypatch.setenv("OMP_NUM_THREADS", odd)
+        assert effective_n_threads() == cpu_count()
     set_config(n_threads=2)  # an explicit budget wins over the environment
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert effective_n_threads() == 2
@@ -257,6 +260,200 @@ def test_a_blas_library_loaded_inside_a_cap_is_restored(monkeypatch):
         with limit_threads(1, exact=True):
             assert fake.num_threads == 1
     assert fake.num_threads == 4  # back as found when the last cap left
+
+
+def _fake_blas_only(monkeypatch, fake):
+    """The caps see one process-wide BLAS pool, ``fake``, and no other pool."""
+    import skseals.utils._threads as threads_module
+
+    monkeypatch.setattr(threads_module, "_libraries", lambda: ([], [fake]))
+    monkeypatch.setitem(sys.modules, "faiss", None)
+
+
+def test_a_pool_set_outside_the_caps_is_kept(monkeypatch):
+    # A size set outside skseals while caps are held (threadpoolctl in this
+    # thread or another) is the pool's own: a lower-only cap never raises it,
+    # and the last release does not undo it.
+    fake = _FakeBLAS(2)
+    _fake_blas_only(monkeypatch, fake)
+    with limit_threads(2, exact=False):
+        fake.set_num_threads(1)  # e.g. threadpool_limits(1) inside the cap
+        with limit_threads(2, exact=False):
+            assert fake.num_threads == 1  # (was raised back to 2)
+        fake.set_num_threads(2)  # the outside limit released
+    assert fake.num_threads == 2
+    with limit_threads(1, exact=True):
+        assert fake.num_threads == 1
+        fake.set_num_threads(4)  # set outside while an exact cap holds
+        with limit_threads(3):
+            assert fake.num_threads == 3
+    assert fake.num_threads == 4  # its outside size, not the 2 found first
+
+
+def _interrupt_after_setter(path, k):
+    """A trace function raising KeyboardInterrupt (as a Ctrl-C can) at the line
+    run right after the ``k``-th call of a pool setter (``set_num_threads(...)``)
+    in ``path``, once; ``fired`` says where."""
+    import linecache
+
+    calls, fired, after = [0], [], {}
+
+    def trace(frame, event, arg):
+        if frame.f_code.co_filename != path:
+            return None  # (no line events for other code)
+        if event == "line" and not fired:
+            if after.pop(id(frame), False):
+                calls[0] += 1
+                if calls[0] == k:
+                    fired.append((frame.f_code.co_name, frame.f_lineno))
+                    raise KeyboardInterrupt
+            line = linecache.getline(path, frame.f_lineno)
+            if "set_num_threads" in line and ")(" in line or "set_num_threads(" in line:
+                after[id(frame)] = "undo.append" not in line
+        return trace
+
+    return trace, fired
+
+
+def test_an_interrupt_after_any_setter_leaves_no_pool_capped(two_threads):
+    # A Ctrl-C right after a cap sets or restores a pool, before its
+    # bookkeeping: once a later cap has come and gone, every pool is back as
+    # found (no cap left in the registry, no setting to undo lost).
+    import skseals.utils._threads as threads_module
+
+    before = _pools(), faiss.omp_get_max_threads()
+    path = threads_module.__file__
+    for k in range(1, 100):
+        trace, fired = _interrupt_after_setter(path, k)
+        sys.settrace(trace)
+        try:
+            with limit_threads(1, exact=True):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sys.settrace(None)
+        if not fired:  # past the last setter: every one was tried
+            break
+        with limit_threads(1, exact=True):  # a later cap completes a restore
+            pass
+        assert (_pools(), faiss.omp_get_max_threads()) == before, fired
+        assert not threads_module._blas_caps, fired
+    assert k > 6  # (setters of the enter and of the exit were tried)
+
+
+def _omp():
+    """This thread's OpenMP limit, as faiss and threadpoolctl see it."""
+    openmp = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"}
+    return faiss.omp_get_max_threads(), openmp
+
+
+@pytest.mark.parametrize("later_exact", [True, False])
+def test_caps_left_out_of_order_restore_this_threads_settings(two_threads, later_exact):
+    # Two caps open in one thread (two generators holding one each, say) and
+    # left in the order entered: the one still open stays in force, and the
+    # settings are back as found once both are left.
+    first = limit_threads(1, exact=True)
+    later = limit_threads(3 if later_exact else 2, exact=later_exact)
+    first.__enter__()
+    later.__enter__()
+    in_force = _omp()
+    first.__exit__(None, None, None)
+    assert _omp() == in_force  # (3 when exact; a lower-only cap kept 1 in force)
+    later.__exit__(None, None, None)
+    assert _omp() == (2, {2})
+    assert _all(2)
+
+
+def test_a_cap_left_from_another_thread_is_undone_by_its_own():
+    # OpenMP's limit is per thread: a cap left from another thread (a
+    # generator finished there) must not set that thread's limit; the thread
+    # that entered it restores its own when it next enters or leaves a cap.
+    import skseals.utils._threads as threads_module
+
+    faiss.omp_set_num_threads(2)
+    cap = limit_threads(1, exact=True)
+    cap.__enter__()
+    assert _omp() == (1, {1})
+    seen = []
+
+    def leave():
+        faiss.omp_set_num_threads(3)  # this thread's own limit
+        cap.__exit__(None, None, None)
+        seen.append(_omp())
+
+    t = threading.Thread(target=leave)
+    t.start()
+    t.join(30)
+    assert seen == [(3, {3})]  # untouched
+    assert not threads_module._blas_caps
+    with limit_threads(4):
+        pass
+    assert _omp() == (2, {2})  # restored here, by the next cap of this thread
+    faiss.omp_set_num_threads(1)  # (the session's setting)
+
+
+def test_nested_passes_keep_the_worker_share():
+    # A worker's own calls, and a pass run inside a worker, stay within the
+    # worker's share of the budget (here 1 of 2), not the whole budget.
+    def inner(block, start, stop):
+        return effective_n_threads(), capped_n_threads(-1), faiss.omp_get_max_threads()
+
+    def outer(block, start, stop):
+        with limit_threads():
+            capped = faiss.omp_get_max_threads()
+        return capped, map_row_blocks(inner, 2, 1)
+
+    set_config(n_threads=2)
+    with parallel_config("threading", n_jobs=2):
+        out = map_row_blocks(outer, 4, 2)
+    assert out == [(1, [(1, 1, 1), (1, 1, 1)])] * 2
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
+def test_a_child_forked_while_another_thread_holds_a_cap():
+    # The child drops the caps of threads that did not survive the fork.
+    code = textwrap.dedent(
+        """
+        import os, threading
+        from threadpoolctl import threadpool_info, threadpool_limits
+        from skseals.utils._threads import limit_threads
+
+        def shared():
+            return {p["num_threads"] for p in threadpool_info()
+                    if p["user_api"] == "blas" and p.get("threading_layer") != "openmp"}
+
+        threadpool_limits(limits=2, user_api="blas")
+        held, done = threading.Event(), threading.Event()
+
+        def hold():
+            with limit_threads(1, exact=True):
+                held.set()
+                done.wait(10)
+
+        t = threading.Thread(target=hold)
+        t.start()
+        held.wait(10)
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            with limit_threads(2, exact=True):
+                inside = shared()
+            os.write(w, repr((inside, shared())).encode())
+            os._exit(0)
+        os.waitpid(pid, 0)
+        done.set()
+        t.join()
+        print(os.read(r, 1000).decode(), shared())
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    if "set()" in out.stdout:
+        pytest.skip("no process-wide BLAS pool")
+    assert out.stdout.split() == ["({2},", "{2})", "{2}"]
 
 
 def test_a_cap_is_entered_once_and_works_as_a_decorator(two_threads):

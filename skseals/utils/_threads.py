@@ -18,7 +18,18 @@ threads are kept in one registry: the limit in force is the smallest of them
 (each thread's innermost cap counting, as if it ran alone), and when the last
 one is released every pool a cap set is set back to what it was before the
 first, whatever the order the threads release theirs in (when no cap set a
-pool, nothing is read or set again).
+pool, nothing is read or set again). A pool found at another size than the
+caps left it at was set outside skseals (threadpoolctl, the user): that size
+is kept, as the pool's own.
+
+A thread's caps may also be left out of order (two generators holding one
+each): a cap left before one entered after it hands its settings to that one.
+A cap left from another thread hands them back to the thread that entered
+it, which restores them when it next enters or leaves a cap. Settings are
+recorded before they are made, so an interrupt (Ctrl-C) in between loses
+none; a child forked while other threads held caps drops theirs. The loaded
+libraries are listed again after an import (``sys.modules`` grew): one loaded
+otherwise (``ctypes``) is capped from the next import on.
 """
 
 from __future__ import annotations
@@ -44,14 +55,25 @@ _split = None  # (len(sys.modules), per-thread libraries, process-wide ones)
 # BLAS pools are process-wide: the caps held by every thread, under one lock.
 _blas_lock = threading.Lock()
 _blas_caps = {}  # token -> (thread id, n_threads, exact), in the order entered
-_blas_before = {}  # filepath -> the pool's size before the first cap
+# filepath -> the pool's size outside skseals's caps: before the first cap, or
+# as set outside skseals since (threadpoolctl, the user)
+_blas_base = {}
+# filepath -> the sizes the caps may have left the pool at: the one they set or
+# found, or, while a set is under way, the sizes before and after it
+_blas_last = {}
 _blas_set = False  # whether a cap set a pool since the registry was last empty
+# The caps open in each thread, in the order entered (thread id -> list), and
+# the per-thread settings a cap left from another thread handed back to the
+# thread that set them (thread id -> [(setter, size before)], to undo in order).
+_open_lock = threading.Lock()
+_open_caps = {}
+_handed_back = {}
 
 
 def _default_n_threads():
     """``OMP_NUM_THREADS`` when set to a positive int, else joblib's cpu count."""
     value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    if value.isdigit() and int(value) > 0:
+    if value.isascii() and value.isdigit() and int(value) > 0:  # ("²": not one)
         return int(value)
     return _cpu_count()
 
@@ -74,7 +96,10 @@ def effective_n_threads(n_threads=None):
         An explicit budget, returned as is; None resolves the budget in force:
         ``skseals.get_config()["n_threads"]``, else the cores this process
         may use (``OMP_NUM_THREADS`` when set, else :func:`joblib.cpu_count`,
-        which honours CPU affinity and cgroup quotas).
+        which honours CPU affinity and cgroup quotas, read once per process:
+        a later change of the affinity is not seen), and in a worker thread of
+        a parallel pass (:func:`~skseals.utils.map_row_blocks`) at most that
+        worker's share.
 
     Returns
     -------
@@ -92,9 +117,19 @@ def effective_n_threads(n_threads=None):
     3
     """
     n_threads = _check_n_threads(n_threads)
+    if n_threads is not None:
+        return n_threads
+    n_threads = get_config()["n_threads"]
     if n_threads is None:
-        n_threads = get_config()["n_threads"]
-    return _default_n_threads() if n_threads is None else n_threads
+        n_threads = _default_n_threads()
+    return _within_share(n_threads)
+
+
+def _within_share(n_threads):
+    """``n_threads``, or this thread's share of the budget when it is a worker
+    of a parallel pass (:func:`worker_share`) given fewer."""
+    share = getattr(_share, "n_threads", None)
+    return n_threads if share is None else min(n_threads, share)
 
 
 def _libraries():
@@ -138,24 +173,42 @@ def _process_wide(lib):
 
 def _apply_blas_caps(libs):
     """Set the process-wide BLAS pools ``libs`` to what the caps held call for
-    (``_blas_lock`` held); with none held, back to their size before the first."""
+    (``_blas_lock`` held); with none held, back to their size outside the caps.
+
+    A pool found at another size than the caps last left it at was set outside
+    skseals meanwhile: that size becomes its size outside the caps (a cap that
+    only lowers never raises it, and the last release does not undo it).
+    """
     global _blas_set
     for lib in libs:
+        path = lib.filepath
         current = lib.num_threads  # (a call into the library: read once)
+        if path in _blas_last and current not in _blas_last[path]:
+            _blas_base[path] = current
         if _blas_caps:
-            before = _blas_before.setdefault(lib.filepath, current)
-            target = _blas_target(before)
+            target = _blas_target(_blas_base.setdefault(path, current))
         else:
-            target = _blas_before.get(lib.filepath)
+            target = _blas_base.get(path)
         if target is not None and current != target:
+            # (recorded first: an interrupt during the call leaves the pool at
+            # one of the two sizes, both known to come from the caps)
+            _blas_set = True
+            _blas_last[path] = (current, target)
             # threadpoolctl >= 3.8 lets one "controlling" thread set OpenBLAS
             # and ignores the others; the registry already orders skseals's
             # threads (under _blas_lock), so it sets the pool from any thread.
             getattr(lib, "_real_set_num_threads", lib.set_num_threads)(target)
-            _blas_set = True
+            current = target
+        _blas_last[path] = (current,)
     if not _blas_caps:
-        _blas_before.clear()
-        _blas_set = False
+        _clear_blas_registry()
+
+
+def _clear_blas_registry():
+    global _blas_set
+    _blas_base.clear()
+    _blas_last.clear()
+    _blas_set = False
 
 
 class limit_threads(ContextDecorator):
@@ -195,6 +248,7 @@ class limit_threads(ContextDecorator):
         self._openmp_only = openmp_only
         self._undo = None  # None: not entered
         self._blas = None
+        self._owner = None  # the thread that entered it
 
     def _recreate_cm(self):  # (as a decorator: a fresh cap per call)
         return type(self)(
@@ -208,67 +262,136 @@ class limit_threads(ContextDecorator):
                 "each with-block (they nest)."
             )
         n = _check_n_threads(self._n_threads)
+        explicit = n is not None
         if n is None:
             n = get_config()["n_threads"]
         exact = n is not None if self._exact is None else bool(self._exact)
         if n is None:
             n = _default_n_threads()
+        if not explicit:  # (the budget in force: a worker's share at most)
+            n = _within_share(n)
         per_thread, process_wide = _libraries()
         self._undo = undo = []  # (setter, size before), in the order set
         self._blas = None
+        self._owner = me = threading.get_ident()
         try:
+            with _open_lock:
+                _open_caps.setdefault(me, []).append(self)
+                handed = _handed_back.pop(me, ())
+            _undo_settings(handed)  # (left to this thread by a cap left elsewhere)
+            # (each undo recorded before its setter runs: an interrupt
+            # between the two still restores the pool on exit)
             for lib in per_thread:
                 before = lib.num_threads
                 if before > n or (exact and before != n):
-                    lib.set_num_threads(n)
                     undo.append((lib.set_num_threads, before))
+                    lib.set_num_threads(n)
             faiss = sys.modules.get("faiss")  # never imported just to cap it
             omp_get = getattr(faiss, "omp_get_max_threads", None)
             if omp_get is not None:
                 before = omp_get()
                 if before > n or (exact and before != n):
-                    faiss.omp_set_num_threads(n)
                     undo.append((faiss.omp_set_num_threads, before))
+                    faiss.omp_set_num_threads(n)
             # The process-wide cap last: released first, the per-thread
             # limits after it.
             if not self._openmp_only:
-                token = object()
+                # (held before it joins the registry: the exit of a cap
+                # interrupted in between still finds it)
+                self._blas = token = object()
                 with _blas_lock:
                     _blas_caps[token] = (threading.get_ident(), n, exact)
-                    self._blas = token
                     _apply_blas_caps(process_wide)
+            return n  # (in the try: an interrupt here still undoes the cap)
         except BaseException:
             self.__exit__(None, None, None)
             raise
-        return n
 
     def __exit__(self, exc_type, exc_value, traceback):
         try:
-            if self._blas is not None:
-                token, self._blas = self._blas, None
+            token = self._blas
+            if token is not None:
                 with _blas_lock:
-                    del _blas_caps[token]
+                    _blas_caps.pop(token, None)  # (then forgotten: not before)
+                    self._blas = None
                     if _blas_caps or _blas_set:
                         # (the libraries loaded now: one may have joined since)
                         _apply_blas_caps(_libraries()[1])
                     else:  # no cap set a pool since the first: none to restore
-                        _blas_before.clear()
+                        _clear_blas_registry()
         finally:
-            undo, self._undo = self._undo, None
-            for set_num_threads, before in reversed(undo or ()):
-                set_num_threads(before)
+            self._restore()
         return False
+
+    def _restore(self):
+        """Undo this cap's per-thread settings (OpenMP's), which belong to the
+        thread that entered it. Left before a cap entered after it in that
+        thread, it hands them to that cap, which undoes them when it leaves;
+        left from another thread, it hands them back to the thread that set
+        them, which undoes them when it next enters or leaves a cap."""
+        undo, owner, me = self._undo or [], self._owner, threading.get_ident()
+        handed = ()
+        with _open_lock:
+            stack = _open_caps.get(owner, [])
+            at = next((i for i, cap in enumerate(stack) if cap is self), None)
+            if at is not None:
+                del stack[at]
+                if at < len(stack):  # a cap entered after it is still open
+                    _hand_over(undo, stack[at]._undo)
+                    undo = []
+                if not stack:
+                    del _open_caps[owner]
+            if owner != me and undo:  # (another thread's settings)
+                _handed_back.setdefault(owner, []).extend(reversed(undo))
+                undo = []
+            if owner == me:
+                handed = _handed_back.pop(me, ())
+        try:
+            _undo_settings([*handed, *reversed(undo)])
+        finally:
+            self._undo = None
+
+
+def _hand_over(undo, later):
+    """Settings ``undo`` of a cap left before the cap ``later`` (an undo list,
+    changed in place): ``later`` restores them to their size before both."""
+    for set_num_threads, before in undo:
+        for i, (setter, _) in enumerate(later):
+            if setter == set_num_threads:
+                later[i] = (setter, before)
+                break
+        else:
+            later.insert(0, (set_num_threads, before))
+
+
+def _undo_settings(undo):
+    """Apply ``(setter, size)`` pairs in order; an interrupt (Ctrl-C) during
+    the loop still applies the rest before it propagates."""
+    done = 0
+    try:
+        for set_num_threads, before in undo:
+            set_num_threads(before)
+            done += 1
+    except BaseException:
+        for set_num_threads, before in undo[done:]:
+            set_num_threads(before)
+        raise
 
 
 @contextmanager
 def worker_share(n_threads):
     """Within the block: this thread is a worker whose share of the budget is
-    ``n_threads`` (None: no share set), for :func:`capped_n_threads`.
+    ``n_threads`` (None: no share of its own), for :func:`capped_n_threads`,
+    :func:`effective_n_threads` and :func:`limit_threads`'s budget in force.
+    A worker of a pass run inside another's worker keeps the smaller share.
 
     BLAS and OpenMP pools are capped by :func:`limit_threads`; hnswlib and
     Annoy take a thread count per call instead, read from here.
     """
     before = getattr(_share, "n_threads", None)
+    # (nested: the smaller share; None keeps the share of an outer pass)
+    if before is not None:
+        n_threads = before if n_threads is None else min(before, n_threads)
     _share.n_threads = n_threads
     try:
         yield
@@ -283,10 +406,7 @@ def capped_n_threads(num_threads):
     force (in a worker of :func:`~skseals.utils.map_row_blocks`, its share of
     it); a positive setting is lowered to it.
     """
-    n = effective_n_threads()
-    share = getattr(_share, "n_threads", None)
-    if share is not None:
-        n = min(n, share)
+    n = effective_n_threads()  # (a worker's share at most)
     if num_threads is None or num_threads <= 0:
         return n
     return min(int(num_threads), n)
@@ -296,3 +416,25 @@ def thread_limited(func):
     """Decorator: run ``func`` under :func:`limit_threads` (the budget in force,
     read at each call)."""
     return limit_threads()(func)
+
+
+def _after_fork_in_child():
+    """In a child forked while other threads held caps: only the forking
+    thread lives on, so the caps of the others are dropped (the next cap sets
+    and restores the pools from the registry left), and the locks, which a
+    thread gone with the fork may have held, are new."""
+    global _lock, _blas_lock, _open_lock
+    _lock = threading.Lock()
+    _blas_lock = threading.Lock()
+    _open_lock = threading.Lock()
+    me = threading.get_ident()
+    for token, (thread, _, _) in list(_blas_caps.items()):
+        if thread != me:
+            del _blas_caps[token]
+    for registry in (_open_caps, _handed_back):
+        for thread in [t for t in registry if t != me]:
+            del registry[thread]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
