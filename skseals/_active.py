@@ -193,6 +193,10 @@ class _BaseActive(
             )
 
         self.random_state_ = check_random_state(self.random_state)
+        # (made here from an int: no other code draws from it)
+        self._own_rng = self.random_state_ is not self.random_state and (
+            self.random_state is not None
+        )
         self.X_ = X
         self._labels = labels
         self.excluded_ = RowBitmap(X.shape[0])

@@ -311,6 +311,7 @@ def _select_compiled(
         else (False, -np.inf, _NO_KEY_FLOOR)
     )
     seed = np.uint64(seed)
+    most = min(batch_size, table.shape[0])  # (picks: rows of the table at most)
     scored = _NONE_SCORED
     read, picks, blocks, offset = ranked[0], _EMPTY_ROWS, [], 0
     while True:
@@ -324,7 +325,7 @@ def _select_compiled(
         else:
             scores = _NO_SCORES
         need, picks, joined, read, scored = advance(
-            table, batch.n_neighbors, batch_size, excluded, members,
+            table, batch.n_neighbors, most, excluded, members,
             expanded, ranked, bounds, seed, scored, new, scores, offset,
         )  # fmt: skip
         offset += new.shape[0]

@@ -27,8 +27,9 @@ __all__ = ["QueryMixin"]
 _SCORE_CHUNK = 65536  # rows scored per call
 # A round draws its seed from the learner's generator (randint: no normals) and
 # hands the generator to the pool's begin_round; these draw no normals either.
-# (Nothing else in a round sees a generator the learner made from an int seed;
-# numpy's global one, or the user's, other code may draw normals from.)
+# (Nothing else in a round sees a generator the learner made itself, ``_own_rng``
+# set where it made it; numpy's global one, or the user's, other code may draw
+# normals from. A begin_round set on the pool object itself may too.)
 _BEGIN_ROUNDS_WITHOUT_NORMALS = (
     BaseCandidatePool.begin_round,
     RandomSubsetPool.begin_round,
@@ -123,8 +124,9 @@ class QueryMixin:
                 parts.append(_one_per_row(strategy, scores, e - s))
         finally:
             ctx.row_norms = None
-        # (float64 each: _one_per_row's; a round's usual call is one chunk)
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+        # (a new array, the round's own: a strategy may reuse the one it
+        # returned, and query-anywhere scores again while holding these)
+        return np.concatenate(parts)
 
     def _score_all(self, strategy, ctx, head=None):
         """Full scan: score contiguous blocks of X (no gathered copy).
@@ -223,8 +225,9 @@ class QueryMixin:
                 check_is_fitted(self, "X_")
             rng = RandomStateSnapshot(
                 self.random_state_,
-                draws_normals=not isinstance(self.random_state, (int, np.integer))
-                or type(self.pool_).begin_round not in _BEGIN_ROUNDS_WITHOUT_NORMALS,
+                draws_normals=not getattr(self, "_own_rng", False)
+                or getattr(self.pool_.begin_round, "__func__", None)
+                not in _BEGIN_ROUNDS_WITHOUT_NORMALS,
             )
             timing = dict(self._timing)
             taken = []  # rows the round made unavailable

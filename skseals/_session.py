@@ -235,6 +235,7 @@ class SessionMixin:
         self.X_ = X
         self._labels = labels
         self.random_state_ = rng
+        self._own_rng = rng is not self.random_state  # (made here)
         self.pending_ = RowBitmap(n)
         self.pending_.add(arrays["pending_rows"])
         self.excluded_ = RowBitmap(n)

@@ -124,6 +124,32 @@ def test_compiled_loop_with_fewer_candidates_than_picks(monkeypatch):
     assert len(compiled[0]) == 25  # joined rows were picked in round 1
 
 
+@pytest.mark.parametrize("b", [10**11, 2**64])
+def test_compiled_loop_with_a_batch_far_beyond_the_rows(monkeypatch, b):
+    # A batch larger than the data (up to beyond int64) picks every row it
+    # can reach, as the interpreted loop does, without sizing arrays by it.
+    X = np.random.default_rng(4).normal(size=(300, 5)).astype(np.float32)
+    truth = np.zeros(300, dtype=bool)
+    truth[:10] = True
+    graph = KNNGraph(n_neighbors=6, index="exact").fit(X)
+    interpreted, compiled, counting = _both_loops(
+        monkeypatch,
+        lambda: _run(
+            X,
+            truth,
+            KNNPool(n_neighbors=4, index=graph),
+            cls=ActiveLearner,
+            strategy="entropy",
+            b=b,
+            seed=0,
+            rounds=1,
+        ),
+    )
+    assert counting.calls >= 1
+    assert compiled == interpreted
+    assert len(compiled[0]) > 100
+
+
 def test_compiled_loop_reads_a_memory_mapped_table(data, graphs, tmp_path, monkeypatch):
     X, truth = data
     graphs[12].save(tmp_path / "g.npy")

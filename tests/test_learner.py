@@ -511,3 +511,37 @@ def test_query_does_not_write_to_the_scores_a_strategy_returns(
         np.testing.assert_array_equal(
             scores, fresh.score(learner.estimator_, rows, None)
         )
+
+
+def test_query_anywhere_keeps_its_scores_when_the_strategy_reuses_a_buffer():
+    # Query-anywhere scores the rows it adds while it holds the pool's
+    # scores: a strategy that writes every result into one buffer must not
+    # change them.
+    from skseals.query import QueryAnywhere
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(3000, 16)).astype(np.float32)
+    X[:60] += 2.5
+    y = np.full(3000, UNLABELED)
+    y[:5], y[100:140] = 1, 0
+
+    class ReusedAnywhere(QueryAnywhere):
+        def score(self, estimator, X, context):
+            scores = super().score(estimator, X, context)
+            buffer = self.__dict__.setdefault("buffer_", np.empty(100_000))
+            out = buffer[: scores.shape[0]]
+            out[:] = scores
+            return out
+
+    picks = [
+        ActiveLearner(
+            query_strategy=strategy("entropy", n_neighbors=50),
+            pool=KNNPool(8, index="exact"),
+            batch_size=10,
+            random_state=0,
+        )
+        .fit(X, y)
+        .query()
+        for strategy in (QueryAnywhere, ReusedAnywhere)
+    ]
+    np.testing.assert_array_equal(*picks)

@@ -282,13 +282,18 @@ class _DrawsNormals(BaseQueryStrategy):
         return -np.abs(estimator.decision_function(X)) + noise
 
 
-def test_numpys_global_generator_is_restored_with_its_cached_gaussian(data):
+@pytest.mark.parametrize("later_param", [None, 0], ids=["as-fitted", "set-params"])
+def test_numpys_global_generator_is_restored_with_its_cached_gaussian(
+    data, later_param
+):
     # random_state=None: the learner draws from numpy's global generator,
-    # which other code run in the round shares.
+    # which other code run in the round shares; random_state set to an int
+    # after fit (no refit) leaves the learner drawing from it still.
     X, y, _ = data
     lr = ActiveLearner(
         query_strategy=_DrawsNormals(), pool=KNNPool(10, index="exact")
     ).fit(X, y)
+    lr.set_params(random_state=later_param)
     rng = lr.random_state_
     assert rng is np.random.mtrand._rand
     rng.standard_normal(3)  # leaves a Gaussian cached
@@ -299,3 +304,83 @@ def test_numpys_global_generator_is_restored_with_its_cached_gaussian(data):
     after = rng.get_state()
     np.testing.assert_array_equal(after[1], key)
     assert after[2:] == (pos, has_gauss, gauss)
+
+
+def _twins(data, pool, strategy="entropy", rounds=0, b=10):
+    """Two learners with the same history of ``rounds`` taught rounds."""
+    X, y, truth = data
+    pair = []
+    for _ in range(2):
+        lr = ActiveLearner(
+            query_strategy=strategy, pool=pool(), batch_size=b, random_state=0
+        ).fit(X, y)
+        for _ in range(rounds):
+            rows = lr.query()
+            lr.teach(rows, truth[rows])
+        pair.append(lr)
+    return pair
+
+
+class _InterruptedAfter(list):
+    """An id-chunk list whose next append raises KeyboardInterrupt: a Ctrl-C
+    right after a bitmap's bits were set, before its bookkeeping."""
+
+    def append(self, x):
+        raise KeyboardInterrupt
+
+
+def _exact_pool():
+    return KNNPool(10, index="exact")
+
+
+@pytest.mark.parametrize("bitmap", ["pending_", "excluded_"])
+@pytest.mark.parametrize(
+    "pool", [lambda: RandomSubsetPool(0.1), _exact_pool], ids=["random", "exact"]
+)
+def test_a_bitmap_update_interrupted_after_its_bits_is_settled(data, bitmap, pool):
+    lr, twin = _twins(data, pool)
+    bits = getattr(lr, bitmap)
+    bits._added = _InterruptedAfter(bits._added)
+    with pytest.raises(KeyboardInterrupt):
+        lr.query()
+    bits._added = list(bits._added)
+    for learner in (lr, twin):  # (the counts the pools size themselves by)
+        assert len(learner.pending_) == 0
+    assert len(lr.excluded_) == len(twin.excluded_) == lr.excluded_.ids().size
+    np.testing.assert_array_equal(lr.excluded_.ids(), twin.excluded_.ids())
+    np.testing.assert_array_equal(lr.query(), twin.query())
+
+
+def test_a_row_cache_compaction_that_fails_leaves_the_cache_as_it_was(
+    data, monkeypatch
+):
+    # Compaction runs inside a round (the pool's block holds more than a
+    # quarter of rows no longer available): out of memory half-way, it must
+    # not leave rows and their values misaligned.
+    from skseals.pool import _buffer
+
+    make = lambda: KNNPool(8, index="exact")  # noqa: E731
+    lr, twin = _twins(data, make, strategy="information_density", rounds=11, b=40)
+    held, block = (a.copy() for a in lr.pool_._buffer.view())
+    real = _buffer._PerRow.compacted
+    calls = []
+
+    def fails(self, keep, size):
+        calls.append(size)
+        if len(calls) == 2:  # the codes', after the norms' were copied
+            raise MemoryError
+        return real(self, keep, size)
+
+    monkeypatch.setattr(_buffer._PerRow, "compacted", fails)
+    with pytest.raises(MemoryError):
+        lr.query()
+    monkeypatch.setattr(_buffer._PerRow, "compacted", real)
+    assert calls  # (the round did compact)
+    now_held, now_block = lr.pool_._buffer.view()
+    np.testing.assert_array_equal(now_held, held)
+    np.testing.assert_array_equal(now_block, block)
+    for _ in range(3):
+        rows = lr.query()
+        np.testing.assert_array_equal(rows, twin.query())
+        for learner in (lr, twin):
+            learner.teach(rows, data[2][rows])

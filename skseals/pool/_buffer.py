@@ -90,13 +90,19 @@ class RowBuffer:
                 derived.values(self._block, self._size)
 
     def compact(self, keep):
-        """Keep only the rows where the boolean mask ``keep`` is True (in place)."""
+        """Keep only the rows where the boolean mask ``keep`` is True (in place).
+
+        Every copy is made first, then written back: a MemoryError leaves the
+        cache as it was.
+        """
         kept = int(np.count_nonzero(keep))
         rows, block = self.view()
-        self._rows[:kept] = rows[keep]
-        self._block[:kept] = block[keep]
-        self._norms.compact(keep, self._size)
-        self._codes.compact(keep, self._size)
+        rows, block = rows[keep], block[keep]
+        derived = [d.compacted(keep, self._size) for d in (self._norms, self._codes)]
+        self._rows[:kept] = rows
+        self._block[:kept] = block
+        for d, arrays in zip((self._norms, self._codes), derived, strict=True):
+            d.set_first(arrays, kept)
         self._size = kept
 
 
@@ -144,12 +150,19 @@ class _PerRow:
             self._n = size
         return tuple(a[:size] for a in self._arrays)
 
-    def compact(self, keep, size):
-        """Follow :meth:`RowBuffer.compact` (``keep`` over the first ``size``)."""
+    def compacted(self, keep, size):
+        """The values of the rows :meth:`RowBuffer.compact` keeps (``keep``
+        over the first ``size``), or None when they are not all computed."""
         if self._arrays is not None and self._n == size:
-            kept = int(np.count_nonzero(keep))
-            for a in self._arrays:
-                a[:kept] = a[:size][keep]
-            self._n = kept
-        else:
+            return [a[:size][keep] for a in self._arrays]
+        return None
+
+    def set_first(self, arrays, kept):
+        """Write :meth:`compacted`'s ``arrays`` as the first ``kept`` rows'
+        values (None: none computed, all computed again when asked for)."""
+        if arrays is None:
             self._n = 0
+            return
+        for a, values in zip(self._arrays, arrays, strict=True):
+            a[:kept] = values
+        self._n = kept

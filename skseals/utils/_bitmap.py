@@ -48,8 +48,23 @@ class RowBitmap:
         self._count = 0
         self.version = 0
 
+    _busy = False  # an update is under way (left set: it was interrupted)
+
     def __len__(self):
+        if self._busy:
+            self._settle()
         return self._count
+
+    def _settle(self):
+        """After an update interrupted between its bits and its bookkeeping
+        (a Ctrl-C, an error): the bits are the truth, the rest is rebuilt
+        from them (O(n_rows), only then)."""
+        bits = np.unpackbits(self.bits, bitorder="little")[: self.n_rows]
+        ids = np.flatnonzero(bits).astype(np.int64)
+        self._ids, self._added, self._dirty = ids, [], False
+        self._count = int(ids.size)
+        self.version += 1
+        self._busy = False
 
     def __eq__(self, other):
         if not isinstance(other, RowBitmap):
@@ -120,6 +135,9 @@ class RowBitmap:
         rows = self._as_rows(rows)
         if rows.size == 0:
             return
+        if self._busy:
+            self._settle()
+        self._busy = True  # (until the bookkeeping follows the bits)
         kernels = compiled("utils._bitmap_kernels")  # None without numba
         if kernels is not None:
             new = kernels.add(self.bits, rows)  # (distinct, their bits now set)
@@ -128,11 +146,11 @@ class RowBitmap:
             if new.size > 1:
                 new = np.unique(new)
             np.bitwise_or.at(self.bits, new >> 3, _BIT[new & 7])
-        if new.size == 0:
-            return
-        self._added.append(new)
-        self._count += int(new.size)
-        self.version += 1
+        if new.size:
+            self._added.append(new)
+            self._count += int(new.size)
+            self.version += 1
+        self._busy = False
 
     def add_new_ids(self, rows):
         """:meth:`add` for an int64 array of distinct in-range ids not in the set.
@@ -149,10 +167,14 @@ class RowBitmap:
         """
         if rows.size == 0:
             return
+        if self._busy:
+            self._settle()
+        self._busy = True
         np.bitwise_or.at(self.bits, rows >> 3, _BIT[rows & 7])
         self._added.append(rows)
         self._count += int(rows.size)
         self.version += 1
+        self._busy = False
 
     def discard(self, rows):
         """Remove row ids (ids not in the set are ignored). O(m).
@@ -170,6 +192,9 @@ class RowBitmap:
         rows = self._as_rows(rows)
         if rows.size == 0:
             return
+        if self._busy:
+            self._settle()
+        self._busy = True
         kernels = compiled("utils._bitmap_kernels")  # None without numba
         if kernels is not None:
             old = kernels.discard(self.bits, rows)  # (distinct, bits now clear)
@@ -178,11 +203,11 @@ class RowBitmap:
             if old.size > 1:
                 old = np.unique(old)
             np.bitwise_and.at(self.bits, old >> 3, ~_BIT[old & 7])
-        if old.size == 0:
-            return
-        self._dirty = True
-        self._count -= int(old.size)
-        self.version += 1
+        if old.size:
+            self._dirty = True
+            self._count -= int(old.size)
+            self.version += 1
+        self._busy = False
 
     def ids(self):
         """Sorted int64 array of the ids in the set (do not modify).
@@ -195,6 +220,8 @@ class RowBitmap:
         ids : ndarray of int64 of shape (len(self),)
             The ids in increasing order; the bitmap's own array, not a copy.
         """
+        if self._busy:
+            self._settle()
         if self._added or self._dirty:
             ids = np.concatenate([self._ids, *self._added])
             if self._dirty:
