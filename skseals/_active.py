@@ -129,8 +129,10 @@ class _BaseActive(
         with self._state_lock(), limit_threads():
             before = dict(self.__dict__)
             rng = self.random_state
-            rng_state = (
-                rng.get_state() if isinstance(rng, np.random.RandomState) else None
+            rng_state = (  # (any bit generator's, as a dict)
+                rng.get_state(legacy=False)
+                if isinstance(rng, np.random.RandomState)
+                else None
             )
             try:
                 return self._fit(X, y)

@@ -36,8 +36,21 @@ def _registry():
     return names
 
 
+def mt19937_state(rng):
+    """``(keys, pos, has_gauss, cached_gaussian)`` of a RandomState, which a
+    session stores; ValueError for one over another bit generator."""
+    kind = rng.get_state(legacy=False)["bit_generator"]
+    if kind != "MT19937":
+        raise ValueError(
+            f"random_state: a saved session stores a RandomState's MT19937 state, "
+            f"and this one runs on {kind}. Pass an int or "
+            "np.random.RandomState(seed) to save the learner."
+        )
+    return rng.get_state()[1:]
+
+
 def _rng_to_json(rng):
-    _, keys, pos, has_gauss, cached = rng.get_state()
+    keys, pos, has_gauss, cached = mt19937_state(rng)
     return [keys.tolist(), int(pos), int(has_gauss), float(cached)]
 
 

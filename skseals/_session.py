@@ -168,7 +168,9 @@ class SessionMixin:
 
     def _session_state(self):
         labels = self._labels
-        _, keys, pos, has_gauss, cached = self.random_state_.get_state()
+        from ._persistence import mt19937_state
+
+        keys, pos, has_gauss, cached = mt19937_state(self.random_state_)
         arrays = {
             "labeled_rows": labels.labeled_rows,
             "labeled_codes": labels.codes[labels.labeled_rows].astype(np.int16),

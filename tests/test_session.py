@@ -630,3 +630,24 @@ def test_a_component_changed_after_fit_is_not_saved_as_in_force(data, tmp_path):
     learner.set_params(query_strategy="entropy")
     with pytest.raises(ValueError, match="query_strategy changed"):
         learner.save(tmp_path / "t")
+
+
+def test_a_random_state_over_another_bit_generator_fits_but_is_not_saved(tmp_path):
+    # A session stores MT19937 states: a RandomState over PCG64 works for
+    # fitting and querying, and save() says what to pass instead, writing
+    # nothing.
+    import warnings
+
+    X = np.random.default_rng(0).normal(size=(300, 4))
+    y = np.full(300, -1)
+    y[:4] = [0, 1, 0, 1]
+    rng = np.random.RandomState(np.random.PCG64(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # (no legacy get_state warning)
+        lr = ActiveLearner(
+            pool=KNNPool(5, index="exact"), random_state=rng, batch_size=3
+        ).fit(X, y)
+        assert lr.query().shape == (3,)
+    with pytest.raises(ValueError, match="random_state.*PCG64.*RandomState\\(seed\\)"):
+        lr.save(tmp_path / "session")
+    assert not (tmp_path / "session").exists()
