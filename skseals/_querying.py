@@ -205,7 +205,9 @@ class QueryMixin:
         A call that raises (a neighbour search's I/O error, KeyboardInterrupt)
         leaves the learner as it was: no row is taken, and the random state
         and the candidate pool are restored, so the next call picks as this
-        one would have.
+        one would have. (A KeyboardInterrupt that lands after the round is
+        done, while it is being committed, leaves its picks pending:
+        ``pending_indices_`` lists them and ``release()`` returns them.)
 
         The round runs with scikit-learn's ``assume_finite`` set, as under
         ``sklearn.config_context(assume_finite=True)``:
