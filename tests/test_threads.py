@@ -325,6 +325,7 @@ def test_an_interrupt_after_any_setter_leaves_no_pool_capped(two_threads):
     path = threads_module.__file__
     for k in range(1, 100):
         trace, fired = _interrupt_after_setter(path, k)
+        tracer = sys.gettrace()  # (a coverage tool's, say: put back after)
         sys.settrace(trace)
         try:
             with limit_threads(1, exact=True):
@@ -332,7 +333,7 @@ def test_an_interrupt_after_any_setter_leaves_no_pool_capped(two_threads):
         except KeyboardInterrupt:
             pass
         finally:
-            sys.settrace(None)
+            sys.settrace(tracer)
         if not fired:  # past the last setter: every one was tried
             break
         with limit_threads(1, exact=True):  # a later cap completes a restore
