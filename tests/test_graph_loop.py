@@ -105,13 +105,19 @@ def test_compiled_loop_picks_as_the_interpreted_loop(
         assert counting.stops > 0  # picks that joined the round read their lists
 
 
+def _small_graph(n, *, positives, width, seed):
+    """``(X, truth, graph)``: n random rows of 5 features, the first
+    ``positives`` of them positive, and an exact graph of ``width`` lists."""
+    X = np.random.default_rng(seed).normal(size=(n, 5)).astype(np.float32)
+    truth = np.zeros(n, dtype=bool)
+    truth[:positives] = True
+    return X, truth, KNNGraph(n_neighbors=width, index="exact").fit(X)
+
+
 def test_compiled_loop_with_fewer_candidates_than_picks(monkeypatch):
     # 60 rows, 4 neighbours each: the pool starts far smaller than the batch,
     # every joined row can be picked, and the table is read from a memmap.
-    X = np.random.default_rng(3).normal(size=(60, 5)).astype(np.float32)
-    truth = np.zeros(60, dtype=bool)
-    truth[:6] = True
-    graph = KNNGraph(n_neighbors=4, index="exact").fit(X)
+    X, truth, graph = _small_graph(60, positives=6, width=4, seed=3)
     interpreted, compiled, counting = _both_loops(
         monkeypatch,
         lambda: _run(
@@ -128,10 +134,7 @@ def test_compiled_loop_with_fewer_candidates_than_picks(monkeypatch):
 def test_compiled_loop_with_a_batch_far_beyond_the_rows(monkeypatch, b):
     # A batch larger than the data (up to beyond int64) picks every row it
     # can reach, as the interpreted loop does, without sizing arrays by it.
-    X = np.random.default_rng(4).normal(size=(300, 5)).astype(np.float32)
-    truth = np.zeros(300, dtype=bool)
-    truth[:10] = True
-    graph = KNNGraph(n_neighbors=6, index="exact").fit(X)
+    X, truth, graph = _small_graph(300, positives=10, width=6, seed=4)
     interpreted, compiled, counting = _both_loops(
         monkeypatch,
         lambda: _run(
