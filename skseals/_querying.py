@@ -19,7 +19,11 @@ from .utils import (
     top_k,
 )
 from .utils._random_state import RandomStateSnapshot, draw_seed
-from .utils._threads import limit_threads
+from .utils._threads import (
+    deferred_limit_threads,
+    ensure_thread_limits,
+    limit_threads,
+)
 from .utils._validation import assume_finite
 
 __all__ = ["QueryMixin"]
@@ -116,11 +120,15 @@ class QueryMixin:
     def _score_chunks(self, strategy, ctx, n_rows, rows_of, norms=None):
         # (Within query()'s assume_finite().)
         parts = []
+        threadless = getattr(strategy, "_scores_without_thread_pools", None)
         try:
             for s in range(0, n_rows, _SCORE_CHUNK):
                 e = min(s + _SCORE_CHUNK, n_rows)
                 ctx.row_norms = None if norms is None else norms[s:e]
-                scores = strategy.score(self.estimator_, rows_of(s, e), ctx)
+                rows = rows_of(s, e)
+                if threadless is None or not threadless(self.estimator_, rows):
+                    ensure_thread_limits()
+                scores = strategy.score(self.estimator_, rows, ctx)
                 parts.append(_one_per_row(strategy, scores, e - s))
         finally:
             ctx.row_norms = None
@@ -136,6 +144,8 @@ class QueryMixin:
         all, the only ones a greedy batch of ``head`` rows reads, is one.
         """
         from .utils import map_row_blocks
+
+        ensure_thread_limits()  # (its workers cap only their OpenMP)
 
         def score_block(block, start, stop, strategy, estimator, ctx, excluded, head):
             keep = ~excluded.dense(start, stop)
@@ -170,6 +180,7 @@ class QueryMixin:
         """Add the neighbours of the most uncertain row's projection to the pool
         (none when the projection is not finite in float32: a model without a
         decision boundary, all of whose coefficients are 0 or nearly)."""
+        ensure_thread_limits()  # (a projection and a search)
         head = head_positions(scores, 1)
         best = cand[head[top_k(scores[head], tie_break_keys(cand[head], seed), 1)]]
         point = strategy.project(self.estimator_, self.X_[best])
@@ -218,9 +229,13 @@ class QueryMixin:
         # X was checked finite in fit (an X read by rows is not: a non-finite
         # row scores NaN and ranks last), so the round's scoring skips the
         # check of every block it scores.
+        # A pool that caps the thread pools itself before it runs one (a
+        # KNNPool, before a search) lets a round that runs none skip the caps.
+        pool = getattr(self, "pool_", None)  # (checked fitted below)
+        on_demand = getattr(pool, "_caps_threads_on_demand", False)
         with (
             self._state_lock(),
-            limit_threads(),
+            deferred_limit_threads() if on_demand else limit_threads(),
             assume_finite(),
         ):
             if "X_" not in self.__dict__:  # (check_is_fitted's tags are slow)
@@ -283,6 +298,7 @@ class QueryMixin:
             cand, scores = self._query_anywhere(strategy, cand, scores, seed, ctx)
         rescore = None
         if strategy.sequential:
+            ensure_thread_limits()  # (its updates: distances, a BLAS product)
 
             def rescore(s, rows, picked):
                 return strategy.update_scores(s, self.X_[rows], self.X_[picked], ctx)

@@ -20,8 +20,14 @@ from threadpoolctl import threadpool_info, threadpool_limits
 import skseals
 from skseals import ActiveLearner, config_context, get_config, set_config
 from skseals.neighbors import ExactIndex, KNNGraph
+from skseals.pool import KNNPool
 from skseals.utils import effective_n_threads, map_row_blocks
-from skseals.utils._threads import capped_n_threads, limit_threads
+from skseals.utils._threads import (
+    capped_n_threads,
+    deferred_limit_threads,
+    ensure_thread_limits,
+    limit_threads,
+)
 
 
 def _pools():
@@ -538,6 +544,118 @@ def test_learner_fit_query_teach_run_within_the_budget(two_threads):
     assert len(_SEEN) >= 2
     assert all(seen == ({1}, 1) for seen in _SEEN), _SEEN
     assert _all(2)  # restored after every call
+
+
+# -- caps entered on demand ----------------------------------------------------------
+def test_deferred_caps_touch_no_pool_until_ensured(two_threads):
+    set_config(n_threads=1)
+    ensure_thread_limits()  # (none open: nothing to enter)
+    assert _all(2)
+    with deferred_limit_threads():
+        assert _all(2)  # nothing capped yet
+        ensure_thread_limits()
+        assert _all(1)
+        ensure_thread_limits()  # (entered once)
+        assert _all(1)
+        seen = []
+        worker = threading.Thread(target=lambda: seen.append(ensure_thread_limits()))
+        worker.start()
+        worker.join()  # (another thread's call enters nothing of this one)
+        assert seen == [None]
+    assert _all(2)
+    with deferred_limit_threads():
+        pass
+    assert _all(2)
+
+
+def test_deferred_caps_nest_and_ensure_the_innermost(two_threads):
+    set_config(n_threads=1)
+    with deferred_limit_threads() as outer:
+        with deferred_limit_threads() as inner:
+            ensure_thread_limits()
+            assert inner._cap is not None and outer._cap is None
+            assert _all(1)
+        assert _all(2)  # left with the inner block
+        ensure_thread_limits()
+        assert _all(1) and outer._cap is not None
+    assert _all(2)
+
+
+class _RecordingProbaLR(LogisticRegression):
+    """Records the thread pools while it predicts (inside query())."""
+
+    def predict_proba(self, X):
+        _SEEN.append((set(_pools().values()), faiss.omp_get_max_threads()))
+        return super().predict_proba(X)
+
+
+class _RecordingSearchIndex(ExactIndex):
+    def _search_rows(self, rows, k, exclude):
+        _SEEN.append((set(_pools().values()), faiss.omp_get_max_threads()))
+        return super()._search_rows(rows, k, exclude)
+
+
+def _count_caps(monkeypatch):
+    entered = []
+    enter = limit_threads.__enter__
+
+    def counting(self):
+        entered.append(self)
+        return enter(self)
+
+    monkeypatch.setattr(limit_threads, "__enter__", counting)
+    return entered
+
+
+@pytest.mark.parametrize("row_cache", [True, False])
+def test_graph_round_scored_by_numpy_caps_no_pool(two_threads, monkeypatch, row_cache):
+    # A KNNGraph's lists are table look-ups and a binary LogisticRegression is
+    # scored by numpy alone: the round runs no thread pool, so it caps none.
+    X, y = _data()
+    graph = KNNGraph(n_neighbors=10, index="exact").fit(X)
+    set_config(n_threads=1)
+    learner = ActiveLearner(
+        pool=KNNPool(10, index=graph, row_cache=row_cache),
+        batch_size=5,
+        random_state=0,
+    ).fit(X, y)
+    entered = _count_caps(monkeypatch)
+    rows = learner.query()
+    assert rows.shape == (5,) and entered == []
+    learner.teach(rows, np.arange(5) % 2)  # (fits under its own cap)
+    assert len(entered) == 1 and _all(2)
+
+
+@pytest.mark.parametrize("strategy", ["entropy", "margin", "most_likely_positive"])
+def test_graph_round_caps_pools_before_the_estimator_runs(two_threads, strategy):
+    X, y = _data()
+    graph = KNNGraph(n_neighbors=10, index="exact").fit(X)
+    set_config(n_threads=1)
+    learner = ActiveLearner(
+        _RecordingProbaLR(),
+        query_strategy=strategy,
+        pool=KNNPool(10, index=graph),
+        batch_size=5,
+        random_state=0,
+    ).fit(X, y)
+    _SEEN.clear()
+    learner.query()
+    assert _SEEN and all(seen == ({1}, 1) for seen in _SEEN), _SEEN
+    assert _all(2)
+
+
+def test_knn_round_caps_pools_before_a_search(two_threads):
+    X, y = _data()
+    set_config(n_threads=1)
+    learner = ActiveLearner(
+        pool=KNNPool(10, index=_RecordingSearchIndex()), batch_size=5, random_state=0
+    ).fit(X, y)
+    rows = learner.query()
+    learner.teach(rows, np.arange(5) % 2)  # (new lists to search next round)
+    _SEEN.clear()
+    learner.query()
+    assert _SEEN and all(seen == ({1}, 1) for seen in _SEEN), _SEEN
+    assert _all(2)
 
 
 def test_index_and_graph_build_run_within_the_budget(two_threads):

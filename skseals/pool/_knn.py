@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ..base import METRICS, BaseCandidatePool
 from ..utils import RowBitmap
+from ..utils._threads import ensure_thread_limits
 from ..utils._validation import seed_if_unset
 from ._buffer import RowBuffer
 from ._density import DensitySum
@@ -123,6 +124,10 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
     """
 
     expands = True
+    # query() caps the thread pools only when the round runs one: this pool
+    # calls ensure_thread_limits() before each search (a KNNGraph's table
+    # look-ups run none).
+    _caps_threads_on_demand = True
 
     _parameter_constraints = {
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
@@ -222,6 +227,8 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
         t0 = time.perf_counter()
         n_neighbors = self._depth(n_neighbors)
         ids_only = getattr(self.index_, "neighbor_ids", None)  # a KNNGraph
+        if not self._reads_a_table():
+            ensure_thread_limits()
         if ids_only is not None:
             n_neighbors = min(n_neighbors, self.index_.neighbors_.shape[1])
             ind = ids_only(rows, n_neighbors, exclude=self._excluded)
@@ -229,6 +236,13 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
             _, ind = self.index_.search_rows(rows, n_neighbors, exclude=self._excluded)
         self._knn_seconds += time.perf_counter() - t0
         return np.asarray(ind, dtype=np.int64)
+
+    def _reads_a_table(self):
+        """Whether neighbour lists are read from a KNNGraph's table, which
+        runs no thread pool (see ``_caps_threads_on_demand``)."""
+        from ..neighbors import KNNGraph  # (imports faiss's adapter: not before)
+
+        return isinstance(self.index_, KNNGraph)
 
     def _caches_lists(self):
         """Whether neighbour lists come from a live search (and are cached)."""
@@ -245,6 +259,7 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
     def _search_and_cache(self, rows, depth):
         """Search the ``depth`` nearest available rows of each of ``rows`` in one
         call (-1 padded when the index runs out) and cache each list."""
+        ensure_thread_limits()
         t0 = time.perf_counter()
         depth = self._depth(depth)
         _, ids = self.index_.search_rows(rows, depth, exclude=self._excluded)
@@ -450,6 +465,7 @@ class KNNPool(KNNPoolStateMixin, BaseCandidatePool):
                 "infinite, or beyond float32's range): pass finite points to "
                 "search around."
             )
+        ensure_thread_limits()
         t0 = time.perf_counter()
         _, ind = self.index_.search(vectors, k, exclude=self._excluded)
         self._knn_seconds += time.perf_counter() - t0

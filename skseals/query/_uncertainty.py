@@ -75,6 +75,22 @@ def _check_outputs(owner, estimator, classes, *, multiclass_decision, hint=""):
         )
 
 
+def _logit_applies(estimator, X):
+    """Whether :func:`_binary_logit` scores ``X`` (numpy alone, no thread
+    pool: neither BLAS nor OpenMP)."""
+    if type(estimator) is not LogisticRegression:  # subclasses may override
+        return False
+    coef = getattr(estimator, "coef_", None)
+    return not (
+        coef is None
+        or coef.shape[0] != 1
+        or type(X) is not np.ndarray
+        or X.ndim != 2
+        or X.dtype.kind != "f"
+        or X.shape[1] != coef.shape[1]
+    )
+
+
 def _binary_logit(estimator, X):
     """Decision values of a binary ``LogisticRegression`` on a float ndarray.
 
@@ -88,19 +104,9 @@ def _binary_logit(estimator, X):
     every path picks the same rows. None when this does not apply (another
     estimator, a DataFrame, more classes...).
     """
-    if type(estimator) is not LogisticRegression:  # subclasses may override
+    if not _logit_applies(estimator, X):
         return None
-    coef = getattr(estimator, "coef_", None)
-    if (
-        coef is None
-        or coef.shape[0] != 1
-        or type(X) is not np.ndarray
-        or X.ndim != 2
-        or X.dtype.kind != "f"
-        or X.shape[1] != coef.shape[1]
-    ):
-        return None
-    w = coef[0].astype(X.dtype, copy=False)
+    w = estimator.coef_[0].astype(X.dtype, copy=False)
     z = np.asarray(np.einsum("ij,j->i", X, w), dtype=np.float64)
     z += float(estimator.intercept_[0])
     return z
@@ -256,6 +262,11 @@ class _UncertaintyStrategy(BaseQueryStrategy):
         """Non-negative uncertainty, in the same order as ``score``."""
         kind, values = self._outputs(estimator, X)
         return np.ascontiguousarray(self._nonneg(kind, values), dtype=np.float64)
+
+    def _scores_without_thread_pools(self, estimator, X):
+        """Whether :meth:`score` runs no BLAS or OpenMP thread pool on ``X``
+        (the learner then leaves the pools uncapped for it)."""
+        return _n_rows(X) == 0 or _logit_applies(estimator, X)
 
     def _score(self, kind, values):
         raise NotImplementedError

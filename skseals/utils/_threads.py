@@ -44,7 +44,9 @@ from .._config import _check_n_threads, get_config
 
 __all__ = [
     "capped_n_threads",
+    "deferred_limit_threads",
     "effective_n_threads",
+    "ensure_thread_limits",
     "limit_threads",
     "thread_limited",
 ]
@@ -68,6 +70,7 @@ _blas_set = False  # whether a cap set a pool since the registry was last empty
 _open_lock = threading.Lock()
 _open_caps = {}
 _handed_back = {}
+_deferred = threading.local()  # .stack: a thread's open deferred_limit_threads
 
 
 def _default_n_threads():
@@ -236,10 +239,11 @@ class limit_threads(ContextDecorator):
 
     Notes
     -----
-    ``with limit_threads() as n:`` binds ``n`` to the cap applied. Every
-    ``query()`` enters one: it calls the libraries' controllers directly
-    (not through a new threadpoolctl limiter) and sets only the pools above
-    the cap.
+    ``with limit_threads() as n:`` binds ``n`` to the cap applied. It calls
+    the libraries' controllers directly (not through a new threadpoolctl
+    limiter) and sets only the pools above the cap. Every ``query()`` enters
+    one; with a pool that asks for it (``KNNPool``) only when the round runs
+    a thread pool (:class:`deferred_limit_threads`).
     """
 
     def __init__(self, n_threads=None, *, exact=None, openmp_only=False):
@@ -350,6 +354,63 @@ class limit_threads(ContextDecorator):
             _undo_settings([*handed, *reversed(undo)])
         finally:
             self._undo = None
+
+
+class deferred_limit_threads:
+    """A :func:`limit_threads` entered only when needed: at the first
+    :func:`ensure_thread_limits` in the block, in the thread that entered it.
+
+    Capping reads and sets every pool (about ten calls into the libraries);
+    code that may run none of them (a round that scores with numpy alone and
+    reads its neighbours from a table) skips that. Left, it leaves the cap if
+    one was entered. The budget is read when the cap is entered.
+    """
+
+    def __init__(self):
+        self._cap = None
+
+    def __enter__(self):
+        _open_deferred().append(self)
+        return self
+
+    def ensure(self):
+        """Enter the cap now, unless entered already."""
+        if self._cap is None:
+            # (recorded first: an interrupt after the cap is entered still
+            # finds it on exit; leaving a cap never entered changes nothing)
+            self._cap = cap = limit_threads()
+            try:
+                cap.__enter__()
+            except BaseException:
+                self._cap = None
+                raise
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        stack = _open_deferred()
+        at = next((i for i, d in enumerate(stack) if d is self), None)
+        if at is not None:
+            del stack[at]
+        cap, self._cap = self._cap, None
+        if cap is not None:
+            cap.__exit__(None, None, None)
+        return False
+
+
+def _open_deferred():
+    """This thread's open :class:`deferred_limit_threads`, innermost last."""
+    stack = getattr(_deferred, "stack", None)
+    if stack is None:
+        stack = _deferred.stack = []
+    return stack
+
+
+def ensure_thread_limits():
+    """Enter the innermost open :class:`deferred_limit_threads` of this thread
+    (if any, and not entered yet): call before running a thread pool (a BLAS
+    product, a faiss search) in code that may run under one."""
+    stack = getattr(_deferred, "stack", None)
+    if stack:
+        stack[-1].ensure()
 
 
 def _hand_over(undo, later):
