@@ -21,6 +21,7 @@ import skseals
 from skseals import ActiveLearner, config_context, get_config, set_config
 from skseals.neighbors import ExactIndex, KNNGraph
 from skseals.pool import KNNPool
+from skseals.query import InformationDensity
 from skseals.utils import effective_n_threads, map_row_blocks
 from skseals.utils._threads import (
     capped_n_threads,
@@ -607,14 +608,21 @@ def _count_caps(monkeypatch):
     return entered
 
 
-@pytest.mark.parametrize("row_cache", [True, False])
-def test_graph_round_scored_by_numpy_caps_no_pool(two_threads, monkeypatch, row_cache):
+@pytest.mark.parametrize(
+    "strategy, row_cache",
+    [("entropy", True), ("entropy", False), ("margin", True)]
+    + [("information_density", True), (InformationDensity("least_confidence"), True)],
+)
+def test_graph_round_scored_by_numpy_caps_no_pool(
+    two_threads, monkeypatch, strategy, row_cache
+):
     # A KNNGraph's lists are table look-ups and a binary LogisticRegression is
     # scored by numpy alone: the round runs no thread pool, so it caps none.
     X, y = _data()
     graph = KNNGraph(n_neighbors=10, index="exact").fit(X)
     set_config(n_threads=1)
     learner = ActiveLearner(
+        query_strategy=strategy,
         pool=KNNPool(10, index=graph, row_cache=row_cache),
         batch_size=5,
         random_state=0,
@@ -626,7 +634,9 @@ def test_graph_round_scored_by_numpy_caps_no_pool(two_threads, monkeypatch, row_
     assert len(entered) == 1 and _all(2)
 
 
-@pytest.mark.parametrize("strategy", ["entropy", "margin", "most_likely_positive"])
+@pytest.mark.parametrize(
+    "strategy", ["entropy", "margin", "most_likely_positive", "information_density"]
+)
 def test_graph_round_caps_pools_before_the_estimator_runs(two_threads, strategy):
     X, y = _data()
     graph = KNNGraph(n_neighbors=10, index="exact").fit(X)

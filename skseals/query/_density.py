@@ -110,6 +110,19 @@ class InformationDensity(_WrapsStrategy):
             )
         return base
 
+    def _scores_without_thread_pools(self, estimator, X):
+        """Whether :meth:`score` runs no BLAS or OpenMP thread pool on ``X``:
+        the density is an ``einsum``, so the base strategy's scoring decides
+        (read from ``base_strategy`` without cloning it)."""
+        from ._resolve import STRATEGY_ALIASES
+
+        base = self.base_strategy
+        if isinstance(base, str):
+            make = STRATEGY_ALIASES.get(base)
+            base = None if make is None else make()
+        check = getattr(base, "_scores_without_thread_pools", None)
+        return check is not None and bool(check(estimator, X))
+
     def check_estimator(
         self, estimator: object, *, classes: ArrayLike | None = None
     ) -> None:
