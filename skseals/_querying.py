@@ -18,7 +18,12 @@ from .utils import (
     tie_break_keys,
     top_k,
 )
-from .utils._random_state import RandomStateSnapshot, draw_seed
+from .utils._random_state import (
+    RandomStateSnapshot,
+    SeedRewind,
+    draw_seed,
+    rewind_point,
+)
 from .utils._threads import (
     deferred_limit_threads,
     ensure_thread_limits,
@@ -240,17 +245,25 @@ class QueryMixin:
         ):
             if "X_" not in self.__dict__:  # (check_is_fitted's tags are slow)
                 check_is_fitted(self, "X_")
-            rng = RandomStateSnapshot(
-                self.random_state_,
-                draws_normals=not getattr(self, "_own_rng", False)
-                or getattr(self.pool_.begin_round, "__func__", None)
-                not in _BEGIN_ROUNDS_WITHOUT_NORMALS,
-            )
+            own = getattr(self, "_own_rng", False)
+            begin_round = getattr(self.pool_.begin_round, "__func__", None)
+            rng = None
+            if own and begin_round is BaseCandidatePool.begin_round:
+                # The round draws its seed and nothing else: its undo puts the
+                # generator's position back (None near the end of its key).
+                rng = rewind_point(self.random_state_)
+            if rng is None:
+                rng = RandomStateSnapshot(
+                    self.random_state_,
+                    draws_normals=not own
+                    or begin_round not in _BEGIN_ROUNDS_WITHOUT_NORMALS,
+                )
             timing = dict(self._timing)
             taken = []  # rows the round made unavailable
             mark = self.pool_.checkpoint()
             try:
-                picks = self._query(batch_size, taken)
+                seed = rng.draw() if type(rng) is SeedRewind else None
+                picks = self._query(batch_size, taken, seed)
             except BaseException:
                 rows = np.concatenate(taken) if taken else np.empty(0, np.int64)
                 self.excluded_.discard(rows)
@@ -262,11 +275,13 @@ class QueryMixin:
             self.pool_.commit(mark)
             return picks
 
-    def _query(self, batch_size, taken):
-        """One round; every row it excludes is appended to ``taken`` first."""
+    def _query(self, batch_size, taken, seed=None):
+        """One round; every row it excludes is appended to ``taken`` first.
+        ``seed``: the round's seed when drawn already."""
         b = check_batch_size(self.batch_size if batch_size is None else batch_size)
         t0 = time.perf_counter()
-        seed = draw_seed(self.random_state_)
+        if seed is None:
+            seed = draw_seed(self.random_state_)
         self.pool_.begin_round(self.random_state_)
         strategy = self._round_strategy()
         ctx = self._context()

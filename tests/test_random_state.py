@@ -1,14 +1,21 @@
-"""RandomStateSnapshot: query()'s cheap copy of the learner's generator."""
+"""RandomStateSnapshot and SeedRewind: query()'s cheap undo of its draws from
+the learner's generator."""
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 
+import skseals._querying as querying_module
+from skseals import ActiveLearner
+from skseals.pool import RandomSubsetPool
 from skseals.utils._random_state import (
     RandomStateSnapshot,
     _raw_seeds_as_randint,
+    _rewind_as_expected,
     _seed_from_raw,
     _struct_as_expected,
     draw_seed,
+    rewind_point,
 )
 
 
@@ -98,3 +105,91 @@ def test_an_out_of_range_raw_value_is_drawn_again():
 
     # 2**63 - 1 is outside randint's range: the next value is taken.
     assert _seed_from_raw(_Raw()) == 2**63 - 2
+
+
+# -- the round's seed, drawn in place and rewound --------------------------------
+def test_a_rewound_seed_is_draw_seeds_and_its_undo_restores_every_field():
+    assert _rewind_as_expected()
+    a, b = np.random.RandomState(13), np.random.RandomState(13)
+    a.standard_normal(3)  # a cached Gaussian: untouched by the draw and its undo
+    b.standard_normal(3)
+    fast = 0
+    for i in range(1500):  # across refills of the key
+        rewind = rewind_point(a)
+        if rewind is None:
+            seed = draw_seed(a)
+        else:
+            fast += 1
+            before = _full_state(a)
+            seed = rewind.draw()
+            if i % 5 == 0:  # undone, then drawn again
+                rewind.restore()
+                assert _full_state(a) == before
+                seed = rewind_point(a).draw()
+        assert seed == draw_seed(b), i
+    assert _full_state(a) == _full_state(b)
+    assert 1400 < fast < 1500  # near the end of the key, none is offered
+
+
+@pytest.mark.parametrize("pos, offered", [(0, True), (620, True), (621, False)])
+def test_no_rewind_is_offered_where_the_key_may_be_refilled(pos, offered):
+    rng = np.random.RandomState(1)
+    name, key, _, has_gauss, gauss = rng.get_state()
+    rng.set_state((name, key, pos, has_gauss, gauss))
+    assert (rewind_point(rng) is not None) == offered
+    assert rewind_point(np.random.RandomState(np.random.PCG64(1))) is None
+
+
+def _learner(pool, random_state=0):
+    X = np.random.RandomState(0).normal(size=(600, 5))
+    y = np.full(600, -1)
+    y[:10] = [0, 1] * 5
+    return ActiveLearner(pool=pool, batch_size=7, random_state=random_state).fit(
+        X, y
+    ), (X[:, 0] > 0).astype(int)
+
+
+@pytest.mark.parametrize(
+    "pool, rewinds",
+    [("knn", True), ("full", True), (RandomSubsetPool(100), False)],
+)
+def test_a_round_over_a_pool_that_draws_nothing_rewinds_its_seed(
+    monkeypatch, pool, rewinds
+):
+    copies = []
+
+    class Counting(RandomStateSnapshot):
+        def __init__(self, *args, **kwargs):
+            copies.append(self)
+            super().__init__(*args, **kwargs)
+
+    lr, truth = _learner(clone(pool) if not isinstance(pool, str) else pool)
+    twin, _ = _learner(clone(pool) if not isinstance(pool, str) else pool)
+    monkeypatch.setattr(querying_module, "RandomStateSnapshot", Counting)
+    picks = []
+    for _ in range(4):
+        rows = lr.query()
+        lr.teach(rows, truth[rows])
+        picks.append(rows.tolist())
+    # (A generator seeded from an int starts at the end of its key: its first
+    # draw refills it, so the first round copies the state.)
+    assert len(copies) == (1 if rewinds else 4)
+    # The same picks and generator as a round that copies the state.
+    monkeypatch.setattr(querying_module, "rewind_point", lambda random_state: None)
+    for expected in picks:
+        rows = twin.query()
+        twin.teach(rows, truth[rows])
+        assert rows.tolist() == expected
+    assert _full_state(lr.random_state_) == _full_state(twin.random_state_)
+
+
+def test_a_generator_the_learner_did_not_make_is_copied(monkeypatch):
+    copies = []
+    monkeypatch.setattr(
+        querying_module,
+        "RandomStateSnapshot",
+        lambda *a, **k: copies.append(1) or RandomStateSnapshot(*a, **k),
+    )
+    lr, _ = _learner("knn", random_state=np.random.RandomState(0))
+    lr.query()
+    assert copies == [1]
