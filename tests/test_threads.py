@@ -21,7 +21,7 @@ import skseals
 from skseals import ActiveLearner, config_context, get_config, set_config
 from skseals.neighbors import ExactIndex, KNNGraph
 from skseals.pool import KNNPool
-from skseals.query import InformationDensity
+from skseals.query import InformationDensity, MaxEntropy
 from skseals.utils import effective_n_threads, map_row_blocks
 from skseals.utils._threads import (
     capped_n_threads,
@@ -643,6 +643,56 @@ def test_graph_round_caps_pools_before_the_estimator_runs(two_threads, strategy)
     set_config(n_threads=1)
     learner = ActiveLearner(
         _RecordingProbaLR(),
+        query_strategy=strategy,
+        pool=KNNPool(10, index=graph),
+        batch_size=5,
+        random_state=0,
+    ).fit(X, y)
+    _SEEN.clear()
+    learner.query()
+    assert _SEEN and all(seen == ({1}, 1) for seen in _SEEN), _SEEN
+    assert _all(2)
+
+
+class _RecordingEntropy(MaxEntropy):
+    """Scores through predict_proba (BLAS), recording the pools as it does."""
+
+    def score(self, estimator, X, context):
+        _SEEN.append((set(_pools().values()), faiss.omp_get_max_threads()))
+        return super().score(estimator, X, context)
+
+
+class _RecordingOutputs(MaxEntropy):
+    """Reads the model's outputs its own way (the path information density
+    takes through its base), recording the pools as it does."""
+
+    def _outputs(self, estimator, X):
+        _SEEN.append((set(_pools().values()), faiss.omp_get_max_threads()))
+        return super()._outputs(estimator, X)
+
+
+class _RecordingDensity(InformationDensity):
+    def score(self, estimator, X, context):
+        _SEEN.append((set(_pools().values()), faiss.omp_get_max_threads()))
+        return super().score(estimator, X, context)
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [
+        _RecordingEntropy(),
+        _RecordingDensity(),
+        _RecordingOutputs(),
+        InformationDensity(_RecordingOutputs()),
+    ],
+    ids=repr,
+)
+def test_a_strategy_that_scores_its_own_way_runs_under_the_caps(two_threads, strategy):
+    # A subclass's score may run anything: the numpy-only promise is its base's.
+    X, y = _data()
+    graph = KNNGraph(n_neighbors=10, index="exact").fit(X)
+    set_config(n_threads=1)
+    learner = ActiveLearner(
         query_strategy=strategy,
         pool=KNNPool(10, index=graph),
         batch_size=5,

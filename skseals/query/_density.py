@@ -116,6 +116,8 @@ class InformationDensity(_WrapsStrategy):
         (read from ``base_strategy`` without cloning it)."""
         from ._resolve import STRATEGY_ALIASES
 
+        if type(self).score is not InformationDensity.score:  # (scores otherwise)
+            return False
         base = self.base_strategy
         if isinstance(base, str):
             make = STRATEGY_ALIASES.get(base)

@@ -265,7 +265,15 @@ class _UncertaintyStrategy(BaseQueryStrategy):
 
     def _scores_without_thread_pools(self, estimator, X):
         """Whether :meth:`score` runs no BLAS or OpenMP thread pool on ``X``
-        (the learner then leaves the pools uncapped for it)."""
+        (the learner then leaves the pools uncapped for it): not known of a
+        subclass that scores otherwise."""
+        cls = type(self)
+        if not (
+            cls.score is _UncertaintyStrategy.score
+            and cls._uncertainty is _UncertaintyStrategy._uncertainty
+            and cls._outputs is _UncertaintyStrategy._outputs
+        ):
+            return False
         return _n_rows(X) == 0 or _logit_applies(estimator, X)
 
     def _score(self, kind, values):
