@@ -236,44 +236,51 @@ class QueryMixin:
         # check of every block it scores.
         # A pool that caps the thread pools itself before it runs one (a
         # KNNPool, before a search) lets a round that runs none skip the caps.
-        pool = getattr(self, "pool_", None)  # (checked fitted below)
-        on_demand = getattr(pool, "_caps_threads_on_demand", False)
-        with (
-            self._state_lock(),
-            deferred_limit_threads() if on_demand else limit_threads(),
-            assume_finite(),
-        ):
-            if "X_" not in self.__dict__:  # (check_is_fitted's tags are slow)
-                check_is_fitted(self, "X_")
-            own = getattr(self, "_own_rng", False)
-            begin_round = getattr(self.pool_.begin_round, "__func__", None)
-            rng = None
-            if own and begin_round is BaseCandidatePool.begin_round:
-                # The round draws its seed and nothing else: its undo puts the
-                # generator's position back (None near the end of its key).
-                rng = rewind_point(self.random_state_)
-            if rng is None:
-                rng = RandomStateSnapshot(
-                    self.random_state_,
-                    draws_normals=not own
-                    or begin_round not in _BEGIN_ROUNDS_WITHOUT_NORMALS,
-                )
-            timing = dict(self._timing)
-            taken = []  # rows the round made unavailable
-            mark = self.pool_.checkpoint()
-            try:
-                seed = rng.draw() if type(rng) is SeedRewind else None
-                picks = self._query(batch_size, taken, seed)
-            except BaseException:
-                rows = np.concatenate(taken) if taken else np.empty(0, np.int64)
-                self.excluded_.discard(rows)
-                self.pending_.discard(rows)
-                self.pool_.rollback(mark, rows)
-                rng.restore()
-                self._timing = timing
-                raise
-            self.pool_.commit(mark)
-            return picks
+        # (Declared by the pool's own class: a subclass may run other code.)
+        on_demand = vars(type(getattr(self, "pool_", None))).get(
+            "_caps_threads_on_demand", False
+        )
+        caps = deferred_limit_threads() if on_demand else limit_threads()
+        try:
+            with (
+                self._state_lock(),
+                caps,
+                assume_finite(),
+            ):
+                if "X_" not in self.__dict__:  # (check_is_fitted's tags are slow)
+                    check_is_fitted(self, "X_")
+                own = getattr(self, "_own_rng", False)
+                begin_round = getattr(self.pool_.begin_round, "__func__", None)
+                rng = None
+                if own and begin_round is BaseCandidatePool.begin_round:
+                    # The round draws its seed and nothing else: its undo puts the
+                    # generator's position back (None near the end of its key).
+                    rng = rewind_point(self.random_state_)
+                if rng is None:
+                    rng = RandomStateSnapshot(
+                        self.random_state_,
+                        draws_normals=not own
+                        or begin_round not in _BEGIN_ROUNDS_WITHOUT_NORMALS,
+                    )
+                timing = dict(self._timing)
+                taken = []  # rows the round made unavailable
+                mark = self.pool_.checkpoint()
+                try:
+                    seed = rng.draw() if type(rng) is SeedRewind else None
+                    picks = self._query(batch_size, taken, seed)
+                except BaseException:
+                    rows = np.concatenate(taken) if taken else np.empty(0, np.int64)
+                    self.excluded_.discard(rows)
+                    self.pending_.discard(rows)
+                    self.pool_.rollback(mark, rows)
+                    rng.restore()
+                    self._timing = timing
+                    raise
+                self.pool_.commit(mark)
+                return picks
+        finally:
+            if on_demand:  # (an interrupt in its with-statement left it open)
+                caps.close()
 
     def _query(self, batch_size, taken, seed=None):
         """One round; every row it excludes is appended to ``taken`` first.

@@ -18,6 +18,7 @@ from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import skseals
+import skseals.utils._threads as threads_module
 from skseals import ActiveLearner, config_context, get_config, set_config
 from skseals.neighbors import ExactIndex, KNNGraph
 from skseals.pool import KNNPool
@@ -701,6 +702,74 @@ def test_a_strategy_that_scores_its_own_way_runs_under_the_caps(two_threads, str
     _SEEN.clear()
     learner.query()
     assert _SEEN and all(seen == ({1}, 1) for seen in _SEEN), _SEEN
+    assert _all(2)
+
+
+class _ReRankedPool(KNNPool):
+    """Runs a BLAS product of its own in the round (it inherits KNNPool's
+    promise to cap before searches, not a promise about its own code)."""
+
+    def candidate_block(self):
+        rows, block, available = super().candidate_block()
+        _SEEN.append((set(_pools().values()), faiss.omp_get_max_threads()))
+        return rows, block, available
+
+
+def test_a_knn_pool_subclass_is_capped_for_the_whole_round(two_threads):
+    X, y = _data()
+    graph = KNNGraph(n_neighbors=10, index="exact").fit(X)
+    set_config(n_threads=1)
+    learner = ActiveLearner(
+        pool=_ReRankedPool(10, index=graph), batch_size=5, random_state=0
+    ).fit(X, y)
+    _SEEN.clear()
+    learner.query()
+    assert _SEEN and all(seen == ({1}, 1) for seen in _SEEN), _SEEN
+    assert _all(2)
+
+
+def _deferred_open():
+    return list(getattr(threads_module._deferred, "stack", None) or [])
+
+
+@pytest.mark.parametrize("where", ["entering", "leaving"])
+def test_a_round_interrupted_entering_or_leaving_its_deferred_caps_leaves_none(
+    two_threads, monkeypatch, where
+):
+    # A Ctrl-C between the with-statement and the block (the deferred cap is
+    # open, its exit never called), or at the start of its exit: the round
+    # closes it anyway, and no later call enters it.
+    X, y = _data()
+    graph = KNNGraph(n_neighbors=10, index="exact").fit(X)
+    set_config(n_threads=1)
+    learner = ActiveLearner(
+        _RecordingProbaLR(),  # (its scoring enters the cap)
+        pool=KNNPool(10, index=graph),
+        batch_size=5,
+        random_state=0,
+    ).fit(X, y)
+    cls = deferred_limit_threads
+    if where == "entering":
+        enter = cls.__enter__
+
+        def interrupted(self):
+            enter(self)
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(cls, "__enter__", interrupted)
+    else:
+
+        def interrupted(self, *exc):
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(cls, "__exit__", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        learner.query()
+    monkeypatch.undo()
+    set_config(n_threads=1)
+    assert _deferred_open() == [] and _all(2)
+    full = ActiveLearner(pool="full", batch_size=5, random_state=0).fit(X, y)
+    full.query()  # (its full scan asks for the caps: none stale is entered)
     assert _all(2)
 
 

@@ -364,18 +364,23 @@ class deferred_limit_threads:
     code that may run none of them (a round that scores with numpy alone and
     reads its neighbours from a table) skips that. Left, it leaves the cap if
     one was entered. The budget is read when the cap is entered.
+
+    An interrupt (Ctrl-C) can land between the ``with`` statement and the
+    block, leaving it open, or inside its exit: its owner also calls
+    :meth:`close` in a ``finally`` of its own.
     """
 
     def __init__(self):
         self._cap = None
+        self._closed = False
 
     def __enter__(self):
         _open_deferred().append(self)
         return self
 
     def ensure(self):
-        """Enter the cap now, unless entered already."""
-        if self._cap is None:
+        """Enter the cap now, unless entered already (or closed)."""
+        if self._cap is None and not self._closed:
             # (recorded first: an interrupt after the cap is entered still
             # finds it on exit; leaving a cap never entered changes nothing)
             self._cap = cap = limit_threads()
@@ -385,14 +390,20 @@ class deferred_limit_threads:
                 self._cap = None
                 raise
 
+    def close(self):
+        """Leave the cap if one was entered, and the block; again, nothing."""
+        self._closed = True  # (first: ensure_thread_limits skips it now)
+        try:
+            cap = self._cap
+            if cap is not None:
+                cap.__exit__(None, None, None)  # (left twice: the second is void)
+                self._cap = None
+        finally:
+            stack = getattr(_deferred, "stack", None) or []
+            stack[:] = [d for d in stack if d is not self]
+
     def __exit__(self, exc_type, exc_value, traceback):
-        stack = _open_deferred()
-        at = next((i for i, d in enumerate(stack) if d is self), None)
-        if at is not None:
-            del stack[at]
-        cap, self._cap = self._cap, None
-        if cap is not None:
-            cap.__exit__(None, None, None)
+        self.close()
         return False
 
 
@@ -409,8 +420,11 @@ def ensure_thread_limits():
     (if any, and not entered yet): call before running a thread pool (a BLAS
     product, a faiss search) in code that may run under one."""
     stack = getattr(_deferred, "stack", None)
-    if stack:
-        stack[-1].ensure()
+    while stack:
+        if not stack[-1]._closed:
+            stack[-1].ensure()
+            return
+        stack.pop()  # (one whose close was interrupted)
 
 
 def _hand_over(undo, later):
