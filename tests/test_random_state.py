@@ -1,6 +1,11 @@
 """RandomStateSnapshot and SeedRewind: query()'s cheap undo of its draws from
 the learner's generator."""
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -193,3 +198,42 @@ def test_a_generator_the_learner_did_not_make_is_copied(monkeypatch):
     lr, _ = _learner("knn", random_state=np.random.RandomState(0))
     lr.query()
     assert copies == [1]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_while_the_words_lock_is_held_gets_a_new_one():
+    code = textwrap.dedent(
+        """
+        import os
+        import threading
+        import numpy as np
+        from skseals.utils import _random_state as R
+        held = threading.Event()
+        release = threading.Event()
+
+        def hold():
+            with R._WORDS_LOCK:
+                held.set()
+                release.wait()
+
+        threading.Thread(target=hold, daemon=True).start()
+        held.wait()
+        pid = os.fork()
+        if pid == 0:  # the child: the holder is gone with the fork
+            if not R._WORDS_LOCK.acquire(timeout=5):
+                os._exit(1)
+            R._WORDS_LOCK.release()
+            rng = np.random.RandomState(0)
+            rng.randint(5)
+            R._words(rng._bit_generator)  # (takes the lock when it caches)
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        release.set()
+        print(os.waitstatus_to_exitcode(status))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "0"

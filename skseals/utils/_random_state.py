@@ -30,6 +30,7 @@ check once per process confirms it, there is none.
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 from functools import lru_cache
 
@@ -124,6 +125,17 @@ def _tempered(y):
 _WORDS = {}
 _N_WORDS_KEPT = 8
 _WORDS_LOCK = threading.Lock()
+
+
+def _renew_words_lock():
+    """In a forked child: a new lock (a thread gone with the fork may have
+    held the old one)."""
+    global _WORDS_LOCK
+    _WORDS_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_words_lock)
 
 
 def _words(bit_generator):
