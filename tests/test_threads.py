@@ -639,13 +639,19 @@ def test_graph_round_scored_by_numpy_caps_no_pool(
     "strategy", ["entropy", "margin", "most_likely_positive", "information_density"]
 )
 def test_graph_round_caps_pools_before_the_estimator_runs(two_threads, strategy):
+    _assert_graph_round_capped(strategy, _RecordingProbaLR())
+
+
+def _assert_graph_round_capped(strategy, estimator=None, pool_class=KNNPool):
+    """A round over a KNNGraph runs every recording hook under the caps, and
+    leaves the pools as they were."""
     X, y = _data()
     graph = KNNGraph(n_neighbors=10, index="exact").fit(X)
     set_config(n_threads=1)
     learner = ActiveLearner(
-        _RecordingProbaLR(),
+        estimator,
         query_strategy=strategy,
-        pool=KNNPool(10, index=graph),
+        pool=pool_class(10, index=graph),
         batch_size=5,
         random_state=0,
     ).fit(X, y)
@@ -690,19 +696,7 @@ class _RecordingDensity(InformationDensity):
 )
 def test_a_strategy_that_scores_its_own_way_runs_under_the_caps(two_threads, strategy):
     # A subclass's score may run anything: the numpy-only promise is its base's.
-    X, y = _data()
-    graph = KNNGraph(n_neighbors=10, index="exact").fit(X)
-    set_config(n_threads=1)
-    learner = ActiveLearner(
-        query_strategy=strategy,
-        pool=KNNPool(10, index=graph),
-        batch_size=5,
-        random_state=0,
-    ).fit(X, y)
-    _SEEN.clear()
-    learner.query()
-    assert _SEEN and all(seen == ({1}, 1) for seen in _SEEN), _SEEN
-    assert _all(2)
+    _assert_graph_round_capped(strategy)
 
 
 class _ReRankedPool(KNNPool):
@@ -716,16 +710,7 @@ class _ReRankedPool(KNNPool):
 
 
 def test_a_knn_pool_subclass_is_capped_for_the_whole_round(two_threads):
-    X, y = _data()
-    graph = KNNGraph(n_neighbors=10, index="exact").fit(X)
-    set_config(n_threads=1)
-    learner = ActiveLearner(
-        pool=_ReRankedPool(10, index=graph), batch_size=5, random_state=0
-    ).fit(X, y)
-    _SEEN.clear()
-    learner.query()
-    assert _SEEN and all(seen == ({1}, 1) for seen in _SEEN), _SEEN
-    assert _all(2)
+    _assert_graph_round_capped("entropy", pool_class=_ReRankedPool)
 
 
 def _deferred_open():
